@@ -1,0 +1,85 @@
+"""Content-keyed embedding cache, shared across tasks, suites and runs.
+
+Texts are embedded in chunks; each chunk is stored under a key made of everything that changes its values
+(model path and revision, backend, pooling, normalisation, max length, dtype, prompt) and the chunk's texts
+themselves. So a killed run resumes by re-encoding at most the unfinished chunk, the same sentences shared
+by two tasks are embedded once, and a changed prompt can never return a stale vector (unlike a cache keyed
+by task name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness.atomic import write_npy
+from harness.encoders.base import Encoder
+from harness.taskspec import TaskSpec
+
+log = logging.getLogger(__name__)
+CHUNK = 4096
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    corrupt: int = 0
+
+
+class CachedEncoder:
+    """Wraps any `Encoder`; same protocol."""
+
+    def __init__(self, inner: Encoder, directory: Path, chunk: int = CHUNK):
+        self.inner = inner
+        self.config = inner.config
+        self.directory = Path(directory)
+        self.chunk = chunk
+        self.stats = CacheStats()
+
+    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
+        return self.inner.prompt_for(role, task)
+
+    def _key(self, prompt: str | None, texts: list[str]) -> str:
+        digest = hashlib.sha256(json.dumps(self.config.identity(), sort_keys=True).encode())
+        digest.update(b"\x00prompt\x00" + (prompt if prompt is not None else "\x01none").encode())
+        for text in texts:
+            digest.update(b"\x00" + text.encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def _read(self, path: Path, n: int) -> np.ndarray | None:
+        if not path.is_file():
+            return None
+        try:
+            array = np.load(path, allow_pickle=False)
+            if array.ndim == 2 and array.shape[0] == n and array.dtype == np.float32 and np.isfinite(array).all():
+                return array
+        except (OSError, ValueError) as exc:
+            log.debug("unreadable cache entry %s: %s", path, exc)
+        log.warning("embedding cache entry %s is corrupt; recomputing it", path)
+        self.stats.corrupt += 1
+        return None
+
+    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+        prompt = self.prompt_for(role, task)
+        parts = []
+        for start in range(0, len(texts), self.chunk):
+            chunk = texts[start:start + self.chunk]
+            key = self._key(prompt, chunk)
+            path = self.directory / key[:2] / f"{key}.npy"
+            array = self._read(path, len(chunk))
+            if array is None:
+                self.stats.misses += len(chunk)
+                array = self.inner.encode(chunk, role=role, task=task)
+                write_npy(path, array)
+            else:
+                self.stats.hits += len(chunk)
+            parts.append(array)
+        if not parts:
+            return np.zeros((0, 0), np.float32)
+        return np.concatenate(parts)

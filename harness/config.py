@@ -1,0 +1,146 @@
+"""Hydra composition of a run: model + suite + encode settings + top-level options, validated up front.
+
+We use Hydra's compose API rather than @hydra.main so that every configuration mistake becomes one line
+and exit code 2, before any model is loaded or any text encoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from harness.encoders.base import BACKENDS, DTYPES, EncoderConfig
+from harness.errors import HarnessError, one_of
+from harness.paths import CONF_DIR
+from harness.prompts import check_prompt_keys
+from harness.schema import check_fields
+from harness.taskspec import TaskSpec, load_task, task_names
+
+PROTOCOLS = ("jmteb", "mteb", "nanobeir")
+SIMILARITIES = ("cosine", "dot", "euclidean", "manhattan")
+_MODEL_FIELDS = {
+    "name": (str, True), "path": (str, True), "revision": (str, False), "backend": (str, True),
+    "pooling": (str, False), "normalize": (bool, False), "max_length": (int, False), "dtype": (str, False),
+    "similarity": (str, False), "trust_remote_code": (bool, False), "prompts": (dict, False),
+    "description": (str, False), "prompt_profile": (str, False),
+}
+_SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (str, False),
+                 "tasks": (list, True)}
+_ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
+                  "normalize": (bool, False), "show_progress": (bool, False)}
+_TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
+               "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
+               "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
+               "overwrite": (bool, False)}
+
+
+def group_names(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def compose(overrides: list[str]) -> DictConfig:
+    """Compose conf/config.yaml with command-line overrides; unknown group options fail with the valid names."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise HarnessError(f"argument '{item}': expected key=value (a Hydra override)")
+        group = key.lstrip("+~")
+        if group in ("model", "suite", "encode", "experiment") and value not in group_names(group):
+            raise one_of(group.replace("experiment", "experiment"), value, group_names(group),
+                         where=f"{CONF_DIR / group}")
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="harness"):
+            return hydra_compose("config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise HarnessError(f"{CONF_DIR}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """Hydra often wraps the useful message in __cause__; surface the innermost non-empty one."""
+    messages = []
+    while exc is not None:
+        if str(exc).strip():
+            messages.append(str(exc).strip().splitlines()[0])
+        exc = exc.__cause__ or exc.__context__
+    return messages[-1] if messages else "invalid configuration"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A validated run: which encoder, which tasks under which protocol, where results go."""
+
+    encoder: EncoderConfig
+    suite: str
+    tasks: list[tuple[TaskSpec, str, dict[str, Any]]]  # (task, protocol, protocol params)
+    data_dir: Path | None
+    output_dir: Path
+    cache_dir: Path | None
+    seed: int
+    device: str
+    overwrite: bool
+    model_file: str
+
+
+def plan(cfg: DictConfig) -> RunPlan:
+    from harness.families import FAMILIES
+    from harness.paths import RESULTS_DIR
+
+    data = OmegaConf.to_container(cfg, resolve=True)
+    check_fields(data, _TOP_FIELDS, CONF_DIR / "config.yaml")
+    model = data["model"]
+    model_file = str(CONF_DIR / "model" / f"{model.get('name', '?')}.yaml")
+    check_fields(model, _MODEL_FIELDS, model_file, "")
+    if model["backend"] not in BACKENDS:
+        raise one_of("backend", model["backend"], list(BACKENDS), where=f"{model_file}: field 'backend'")
+    similarity = model.get("similarity") or "cosine"
+    if similarity not in SIMILARITIES:
+        raise one_of("similarity", similarity, list(SIMILARITIES), where=f"{model_file}: field 'similarity'")
+    check_prompt_keys(model.get("prompts") or {}, task_names(), model_file)
+    suite = data["suite"]
+    suite_file = CONF_DIR / "suite" / f"{suite.get('name', '?')}.yaml"
+    check_fields(suite, _SUITE_FIELDS, suite_file)
+    encode = check_fields(data["encode"], _ENCODE_FIELDS, CONF_DIR / "encode", "encode.")
+    dtype = encode.get("dtype") or model.get("dtype") or "float32"
+    if dtype not in DTYPES:
+        raise one_of("dtype", dtype, list(DTYPES), where="field 'encode.dtype'")
+    protocol = data.get("protocol") or suite.get("protocol")
+    if protocol is not None and protocol not in PROTOCOLS:
+        raise one_of("protocol", protocol, list(PROTOCOLS), where="field 'protocol'")
+
+    names = suite["tasks"]
+    if data.get("tasks"):
+        unknown = [t for t in data["tasks"] if t not in names]
+        if unknown:
+            raise one_of("task", unknown[0], names, where=f"field 'tasks' (suite {suite['name']})")
+        names = [t for t in names if t in data["tasks"]]
+    tasks = []
+    for name in names:
+        task = load_task(name)
+        chosen = protocol or task.default_protocol
+        tasks.append((task, chosen, FAMILIES[task.family].protocol_params(task, chosen)))
+
+    encoder = EncoderConfig(
+        name=model["name"], path=str(model["path"]), revision=model.get("revision"), backend=model["backend"],
+        pooling=model.get("pooling"),
+        normalize=encode["normalize"] if encode.get("normalize") is not None else bool(model.get("normalize")),
+        max_length=encode.get("max_length") or model.get("max_length"), dtype=dtype, similarity=similarity,
+        trust_remote_code=bool(model.get("trust_remote_code")), prompts=dict(model.get("prompts") or {}),
+        batch_size=encode.get("batch_size") or 32, device=data.get("device") or "auto",
+        show_progress=encode.get("show_progress", True),
+    )
+    data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
+    if data_dir is not None and not data_dir.is_dir():
+        raise HarnessError(f"field 'data_dir': {data_dir} is not a directory")
+    output = data.get("output_dir") or str(RESULTS_DIR / "runs" / model["name"] / suite["name"])
+    cache_dir = Path(data["cache_dir"]).expanduser() if data.get("cache", True) and data.get("cache_dir") else None
+    return RunPlan(encoder=encoder, suite=suite["name"], tasks=tasks, data_dir=data_dir,
+                   output_dir=Path(output).expanduser(), cache_dir=cache_dir, seed=int(data.get("seed") or 0),
+                   device=encoder.device, overwrite=bool(data.get("overwrite")), model_file=model_file)

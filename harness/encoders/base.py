@@ -1,0 +1,85 @@
+"""The encoder protocol, its resolved configuration, and the backend registry."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from harness.errors import HarnessError, one_of
+from harness.taskspec import TaskSpec
+
+# backend name -> "module:Class"; imported lazily so `harness list` stays fast.
+BACKENDS = {
+    "sentence_transformers": "harness.encoders.st_backend:SentenceTransformersEncoder",
+}
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Everything that changes an embedding (the cache key) plus how to compute it fast."""
+
+    name: str
+    path: str
+    revision: str | None
+    backend: str
+    pooling: str | None
+    normalize: bool
+    max_length: int | None
+    dtype: str
+    similarity: str
+    trust_remote_code: bool
+    prompts: dict[str, str] = field(default_factory=dict)
+    batch_size: int = 32
+    device: str = "auto"
+    show_progress: bool = True
+
+    def identity(self) -> dict[str, Any]:
+        """Fields that determine the embedding values (batch size, device and progress do not)."""
+        data = asdict(self)
+        for key in ("batch_size", "device", "show_progress", "name", "prompts", "similarity"):
+            data.pop(key)
+        return data
+
+
+class Encoder(Protocol):
+    config: EncoderConfig
+
+    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+        """Embed `texts` as `role` (query|document) for `task`; float32 array of shape (len(texts), dim)."""
+        ...
+
+    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
+        ...
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def build_encoder(config: EncoderConfig) -> Encoder:
+    if config.backend not in BACKENDS:
+        raise one_of("backend", config.backend, list(BACKENDS), where=f"model {config.name}: field 'backend'")
+    if config.dtype not in DTYPES:
+        raise one_of("dtype", config.dtype, list(DTYPES), where=f"model {config.name}: field 'dtype'")
+    module, _, cls = BACKENDS[config.backend].partition(":")
+    return getattr(importlib.import_module(module), cls)(config)
+
+
+def check_embeddings(array: np.ndarray, n: int, where: str) -> np.ndarray:
+    """A model that returns NaN/inf or the wrong row count must stop the run, not produce a score."""
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim != 2 or array.shape[0] != n:
+        raise HarnessError(f"{where}: model returned shape {array.shape} for {n} texts")
+    bad = ~np.isfinite(array).all(axis=1)
+    if bad.any():
+        raise HarnessError(f"{where}: model returned NaN or infinite embeddings for {int(bad.sum())} of {n} "
+                           f"texts (first at row {int(np.argmax(bad))}); try encode.dtype=float32")
+    return array

@@ -1,0 +1,97 @@
+"""sentence-transformers backend: the model's own modules (pooling, Normalize) exactly as JMTEB runs them."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from harness.encoders.base import EncoderConfig, check_embeddings, resolve_device
+from harness.errors import HarnessError
+from harness.prompts import resolve_prompt
+from harness.taskspec import TaskSpec
+
+log = logging.getLogger(__name__)
+# Texts handed to SentenceTransformer.encode per call: it length-sorts within a call, and between calls
+# we update one progress bar (with ETA) over the whole encode.
+CALL_SIZE = 2048
+
+
+def load_model_checked(config: EncoderConfig):
+    """Load a SentenceTransformer, failing fast (one line) when a hub id cannot be fetched."""
+    from harness.data import hub_reachable
+
+    local = Path(config.path).expanduser()
+    if not local.exists() and not hub_reachable():
+        if not _in_hf_cache(config.path):
+            raise HarnessError(f"model {config.name}: '{config.path}' is not a local directory and the Hugging "
+                               f"Face Hub is unreachable; point model.path=DIR at a local copy")
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[config.dtype]
+    try:
+        model = SentenceTransformer(
+            str(local) if local.exists() else config.path,
+            device=resolve_device(config.device),
+            revision=None if local.exists() else config.revision,
+            trust_remote_code=config.trust_remote_code,
+            model_kwargs={"dtype": dtype},
+        )
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise HarnessError(f"model {config.name}: the model needs remote code but its config has "
+                               f"trust_remote_code: false") from None
+        raise
+    except OSError as exc:
+        raise HarnessError(f"model {config.name}: cannot load '{config.path}': "
+                           f"{str(exc).splitlines()[0]}") from None
+    if config.max_length is not None:
+        model.max_seq_length = config.max_length
+    return model
+
+
+def _in_hf_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        return any(repo.repo_id == repo_id for repo in scan_cache_dir().repos)
+    except Exception:  # no cache dir at all
+        return False
+
+
+class SentenceTransformersEncoder:
+    def __init__(self, config: EncoderConfig):
+        self.config = config
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_model_checked(self.config)
+        return self._model
+
+    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
+        return resolve_prompt(self.config.prompts, task.name, task.category, role)
+
+    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+        prompt = self.prompt_for(role, task)
+        parts = []
+        bar = tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
+                   disable=not self.config.show_progress, dynamic_ncols=True)
+        with bar:
+            for start in range(0, len(texts), CALL_SIZE):
+                chunk = texts[start:start + CALL_SIZE]
+                # prompt= (not prepended text) so Pooling(include_prompt=False) can exclude its tokens.
+                out = self.model.encode(chunk, prompt=prompt, batch_size=self.config.batch_size,
+                                        normalize_embeddings=self.config.normalize,
+                                        show_progress_bar=False, convert_to_numpy=False,
+                                        convert_to_tensor=True)
+                parts.append(out.float().cpu().numpy())
+                bar.update(len(chunk))
+        array = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+        return check_embeddings(array, len(texts), f"model {self.config.name} on task {task.name}")

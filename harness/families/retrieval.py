@@ -1,0 +1,177 @@
+"""Retrieval: rank a whole corpus for each query.
+
+Protocol `jmteb`: cosine, dot and 100/(L2+1e-4) scored on validation queries, the best by nDCG@10 reported
+on test; nDCG with binary gains and an IDCG over *all* relevant documents; accuracy@k (hit rate), MRR@k.
+Protocol `mteb`: the model's similarity, pytrec_eval measures rounded to 5 decimals as MTEB does.
+Recall@k and MAP@k are always reported as extras (JMTEB itself has neither).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError
+from harness.families.base import Context, Family, Outcome, pick_best, texts_of
+from harness.scoring.retrieval import extra_metrics, jmteb_metrics, trec_metrics
+from harness.search import top_k
+from harness.taskspec import TaskSpec
+
+
+@dataclass
+class Queries:
+    ids: list[str]
+    texts: list[str]
+    relevant: list[dict[str, int]]
+
+
+@dataclass
+class Corpus:
+    ids: list[str]
+    texts: list[str]
+    id_rank: np.ndarray  # rank of each id in sorted order: the deterministic tie-break
+
+
+def doc_text(row: dict, task: TaskSpec, mode: str) -> str:
+    text = row.get(task.column("text")) or ""
+    if mode == "title_text":  # MTEB / BEIR / most cards: title + " " + text
+        title = row.get(task.column("title")) or ""
+        return f"{title} {text}".strip()
+    if mode != "text":
+        raise HarnessError(f"{task.file}: field 'doc_text' must be 'text' or 'title_text', got {mode!r}")
+    return text
+
+
+def load_corpus(task: TaskSpec, ctx: Context, mode: str) -> Corpus:
+    id_col = "_id" if task.schema == "beir" else "docid"
+    rows = ctx.data.rows(task, "corpus", (id_col, "text"))
+    where = ctx.data.where(task, "corpus")
+    if not rows:
+        raise HarnessError(f"{where}: the corpus of task {task.name} is empty")
+    ids = [str(row[task.column(id_col)]) for row in rows]
+    if len(set(ids)) != len(ids):
+        seen, dup = set(), None
+        for n, i in enumerate(ids, 1):
+            if i in seen:
+                dup = (n, i)
+                break
+            seen.add(i)
+        raise HarnessError(f"{where}:{dup[0]}: duplicate document id '{dup[1]}' in column '{task.column(id_col)}'")
+    texts = [doc_text(row, task, mode) for row in rows]
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(np.array(ids, dtype=object), kind="stable")] = np.arange(len(ids))
+    return Corpus(ids, texts, rank)
+
+
+def load_queries(task: TaskSpec, role: str, ctx: Context) -> Queries:
+    if task.schema == "beir":
+        return _beir_queries(task, ctx)
+    rows = ctx.data.rows(task, role, ("query", "relevant_docs"))
+    where = ctx.data.where(task, role)
+    texts = texts_of(rows, task.column("query"), where)
+    relevant = []
+    for number, row in enumerate(rows, 1):
+        docs = row[task.column("relevant_docs")]
+        if isinstance(docs, dict):
+            relevant.append({str(k): int(v) for k, v in docs.items()})
+        elif isinstance(docs, list):
+            relevant.append({str(d): 1 for d in docs})
+        else:
+            raise HarnessError(f"{where}:{number}: column 'relevant_docs' must be a list of document ids")
+    ids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
+    return Queries(ids, texts, relevant)
+
+
+def _beir_queries(task: TaskSpec, ctx: Context) -> Queries:
+    qrels_rows = ctx.data.rows(task, "qrels", ("query-id", "corpus-id"))
+    qrels: dict[str, dict[str, int]] = {}
+    for row in qrels_rows:
+        score = int(row.get(task.column("score"), 1))
+        qrels.setdefault(str(row[task.column("query-id")]), {})[str(row[task.column("corpus-id")])] = score
+    rows = ctx.data.rows(task, "queries", ("_id", "text"))
+    rows = [row for row in rows if str(row[task.column("_id")]) in qrels]  # BEIR evaluates judged queries
+    texts = texts_of(rows, task.column("text"), ctx.data.where(task, "queries"))
+    ids = [str(row[task.column("_id")]) for row in rows]
+    return Queries(ids, texts, [qrels[i] for i in ids])
+
+
+def check_relevant(task: TaskSpec, queries: Queries, corpus: Corpus, ctx: Context, role: str) -> None:
+    known = set(corpus.ids)
+    for qid, rel in zip(queries.ids, queries.relevant):
+        missing = [d for d in rel if d not in known]
+        if missing:
+            part = "qrels" if task.schema == "beir" else role
+            raise HarnessError(f"{ctx.data.where(task, part)}: query '{qid}' names relevant document "
+                               f"'{missing[0]}' that is not in the corpus ({ctx.data.where(task, 'corpus')})")
+
+
+def _ranked(queries_emb, corpus_emb, corpus: Corpus, similarity: str, depth: int, params) -> list[list[str]]:
+    idx, _ = top_k(queries_emb, corpus_emb, depth, similarity, chunk_size=params["chunk_size"],
+                   tie_rank=corpus.id_rank)
+    return [[corpus.ids[i] for i in row] for row in idx]
+
+
+def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
+    corpus = load_corpus(task, ctx, params["doc_text"])
+    roles = [r for r in (params["select_on"], params["split"]) if r]
+    queries = {role: load_queries(task, role, ctx) for role in dict.fromkeys(roles)}
+    for role, q in queries.items():
+        check_relevant(task, q, corpus, ctx, role)
+    doc_emb = ctx.encoder.encode(corpus.texts, role="document", task=task)
+    q_emb = {role: ctx.encoder.encode(q.texts, role="query", task=task) for role, q in queries.items()}
+    if "k_values" in params:
+        return _evaluate_mteb(task, params, ctx, queries[params["split"]], q_emb[params["split"]], doc_emb, corpus)
+    depth = max([*params["ndcg_at"], *params["accuracy_at"], params["mrr_at"], *params["recall_at"],
+                 *params["map_at"]])
+
+    def metrics(role: str, similarity: str) -> tuple[dict[str, float], list[list[str]]]:
+        ranked = _ranked(q_emb[role], doc_emb, corpus, similarity, depth, params)
+        scores = jmteb_metrics(ranked, queries[role].relevant, ndcg_at=tuple(params["ndcg_at"]),
+                               accuracy_at=tuple(params["accuracy_at"]), mrr_at=params["mrr_at"])
+        return scores, ranked
+
+    val_scores = {sim: metrics(params["select_on"], sim)[0] for sim in params["similarities"]}
+    chosen = pick_best(val_scores, params["main_metric"])
+    test, ranked = metrics(params["split"], chosen)
+    extras = extra_metrics(ranked, queries[params["split"]].relevant, recall_at=tuple(params["recall_at"]),
+                           map_at=tuple(params["map_at"]))
+    details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
+               "extra_scores": {chosen: extras}}
+    return Outcome(params["main_metric"], test[params["main_metric"]], details)
+
+
+def _evaluate_mteb(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) -> Outcome:
+    similarity = params["similarity"] or ctx.encoder.config.similarity
+    depth = max(params["k_values"])
+    idx, scores = top_k(q_emb, doc_emb, depth, similarity, chunk_size=params["chunk_size"],
+                        tie_rank=corpus.id_rank)
+    run, qrels = {}, {}
+    for qi, qid in enumerate(queries.ids):
+        if not any(v > 0 for v in queries.relevant[qi].values()):
+            continue  # MTEB drops queries without positives
+        hits = {corpus.ids[d]: float(s) for d, s in zip(idx[qi], scores[qi])}
+        if params["ignore_identical_ids"]:
+            hits.pop(qid, None)
+        run[qid], qrels[qid] = hits, queries.relevant[qi]
+    scores_all = trec_metrics(run, qrels, k_values=tuple(params["k_values"]), round_to=params["round_to"])
+    details = {"similarity": similarity, "split": task.splits.get(params["split"], params["split"]),
+               "queries": len(run), "test_scores": scores_all}
+    return Outcome(params["main_metric"], scores_all[params["main_metric"]], details)
+
+
+_SHARED = {"doc_text": "text", "chunk_size": 1_000_000, "split": "test"}
+RETRIEVAL = Family(
+    name="retrieval",
+    protocols={
+        "jmteb": {**_SHARED, "main_metric": "ndcg@10", "select_on": "validation",
+                  "similarities": ["cosine", "dot", "euclidean_jmteb_retrieval"],
+                  "ndcg_at": [10], "accuracy_at": [1, 3, 5, 10], "mrr_at": 10,
+                  "recall_at": [1, 5, 10, 100], "map_at": [10, 100]},
+        "mteb": {**_SHARED, "main_metric": "ndcg_at_10", "select_on": None, "similarity": None,
+                 "k_values": [1, 3, 5, 10, 20, 100, 1000], "ignore_identical_ids": False, "round_to": 5,
+                 "chunk_size": 50_000},
+    },
+    evaluate=evaluate,
+)

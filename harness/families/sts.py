@@ -1,0 +1,69 @@
+"""Semantic textual similarity: correlation between gold scores and embedding similarities.
+
+Protocol `jmteb` (JMTEB 1.4): four similarity functions — cosine, negative Manhattan, JMTEB's "euclidean"
+(which is negative Manhattan again, a bug its numbers contain) and dot — chosen on the validation split
+by Spearman, then only the chosen one is scored on test. Protocol `mteb`: cosine Spearman on test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.families.base import Context, Family, Outcome, pick_best, texts_of
+from harness.scoring.similarity import paired
+from harness.scoring.sts import correlations
+from harness.taskspec import TaskSpec
+
+COLUMNS = ("sentence1", "sentence2", "label")
+
+
+def _encode_split(task: TaskSpec, role: str, ctx: Context) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    rows = ctx.data.rows(task, role, COLUMNS)
+    where = ctx.data.where(task, role)
+    first = texts_of(rows, task.column("sentence1"), where)
+    second = texts_of(rows, task.column("sentence2"), where)
+    gold = [_score(row[task.column("label")], where, n) for n, row in enumerate(rows, 1)]
+    # role "query" for both sides: STS is symmetric, and prompt profiles use the query prefix for it.
+    return (ctx.encoder.encode(first, role="query", task=task),
+            ctx.encoder.encode(second, role="query", task=task), gold)
+
+
+def _score(value: Any, where: str, number: int) -> float:
+    from harness.errors import HarnessError
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise HarnessError(f"{where}:{number}: column 'label' must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
+    main = params["main_metric"]
+    if params["select_on"] is None:  # single-split protocols (mteb, card tables)
+        e1, e2, gold = _encode_split(task, params["split"], ctx)
+        scores = {}
+        for name in params["similarities"]:
+            for metric, value in correlations(gold, paired(e1, e2, name)).items():
+                scores[f"{name}_{metric}"] = value
+        return Outcome(main, scores[main], {"split": task.splits.get(params["split"], params["split"]),
+                                            "test_scores": scores})
+    v1, v2, v_gold = _encode_split(task, params["select_on"], ctx)
+    val_scores = {name: correlations(v_gold, paired(v1, v2, name)) for name in params["similarities"]}
+    chosen = pick_best(val_scores, main)
+    t1, t2, t_gold = _encode_split(task, params["split"], ctx)
+    test = correlations(t_gold, paired(t1, t2, chosen))
+    details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test}}
+    return Outcome(main, test[main], details)
+
+
+STS = Family(
+    name="sts",
+    protocols={
+        "jmteb": {"main_metric": "spearman", "select_on": "validation", "split": "test",
+                  "similarities": ["cosine", "manhattan", "euclidean_jmteb", "dot"]},
+        "mteb": {"main_metric": "cosine_spearman", "select_on": None, "split": "test",
+                 "similarities": ["cosine", "manhattan", "euclidean"]},
+    },
+    evaluate=evaluate,
+)

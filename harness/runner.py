@@ -1,0 +1,111 @@
+"""Run a plan: for each task, its family's load → encode → predict → score; then write all results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from harness.cache import CachedEncoder
+from harness.config import RunPlan
+from harness.data import DataSource
+from harness.encoders.base import build_encoder, resolve_device
+from harness.errors import HarnessError
+from harness.families import FAMILIES
+from harness.families.base import Context
+from harness.provenance import git_revision, library_versions
+from harness.results import TaskResult, write_results
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    import torch
+
+    torch.manual_seed(seed)
+
+
+def _check_output_dir(plan: RunPlan) -> None:
+    """Refuse to mix two models' results in one directory (a leaderboard would read them as one run)."""
+    out = plan.output_dir
+    if out.exists() and not out.is_dir():
+        raise HarnessError(f"field 'output_dir': {out} is a file")
+    previous = out / "run.json"
+    if previous.is_file() and not plan.overwrite:
+        try:
+            other = json.loads(previous.read_text(encoding="utf-8")).get("model", {})
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            other = {}
+        mine = {"name": plan.encoder.name, "path": plan.encoder.path}
+        if other and {k: other.get(k) for k in mine} != mine:
+            raise HarnessError(f"{previous}: output_dir holds results of model {other.get('name')} "
+                               f"({other.get('path')}); choose another output_dir or pass overwrite=true")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    import os
+
+    if not os.access(probe, os.W_OK):
+        raise HarnessError(f"field 'output_dir': {out} is not writable")
+
+
+def run(plan: RunPlan) -> list[TaskResult]:
+    _check_output_dir(plan)
+    seed_everything(plan.seed)
+    encoder = build_encoder(plan.encoder)
+    if plan.cache_dir is not None:
+        encoder = CachedEncoder(encoder, plan.cache_dir)
+    data = DataSource(plan.data_dir)
+    ctx = Context(data=data, encoder=encoder, seed=plan.seed, device=plan.device)
+    started = datetime.now(timezone.utc)
+    timings, results = {}, []
+    for task, protocol, params in plan.tasks:
+        log.info("task %s (%s, protocol %s)", task.name, task.family, protocol)
+        t0 = time.perf_counter()
+        outcome = FAMILIES[task.family].evaluate(task, params, ctx)
+        timings[task.name] = round(time.perf_counter() - t0, 3)
+        results.append(TaskResult(
+            task=task.name, category=task.category, family=task.family, protocol=protocol,
+            metric_name=outcome.metric_name, metric_value=float(outcome.metric_value), details=outcome.details,
+            provenance=_provenance(plan, task, protocol, params, encoder, data),
+        ))
+        print(f"{task.name}: {outcome.metric_name} = {outcome.metric_value:.6f}", flush=True)
+    stats = getattr(encoder, "stats", None)
+    run_info = {
+        "model": {"name": plan.encoder.name, "path": plan.encoder.path}, "suite": plan.suite,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds_per_task": timings,
+        "cache": None if stats is None else {"dir": str(plan.cache_dir), "hit_texts": stats.hits,
+                                             "miss_texts": stats.misses, "corrupt_entries": stats.corrupt},
+    }
+    write_results(plan.output_dir, results, run_info)
+    if stats is not None:
+        print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded", flush=True)
+    print(f"results written to {plan.output_dir}", flush=True)
+    return results
+
+
+def _provenance(plan: RunPlan, task, protocol, params, encoder, data: DataSource) -> dict:
+    cfg = plan.encoder
+    prompts = {role: encoder.prompt_for(role, task) for role in ("query", "document")}
+    return {
+        "model": {"name": cfg.name, "path": cfg.path, "revision": cfg.revision, "backend": cfg.backend,
+                  "pooling": cfg.pooling, "normalize": cfg.normalize, "max_length": cfg.max_length,
+                  "dtype": cfg.dtype, "similarity": cfg.similarity, "trust_remote_code": cfg.trust_remote_code},
+        "prompts": prompts,
+        "dataset": {"task_file": str(Path(task.file).name), "hub": task.hub,
+                    "parts": data.provenance.get(task.name, {})},
+        "protocol": {"name": protocol, "params": params},
+        "seed": plan.seed,
+        "device": resolve_device(plan.device),
+        "versions": library_versions(),
+        "harness_git_revision": git_revision(),
+    }
