@@ -24,6 +24,8 @@ def read_summary(path: Path) -> dict[str, tuple[str, float]]:
         raise HarnessError(f"{file}: not valid JSON ({exc})") from None
     flat = {}
     for category, tasks in summary.items():
+        if category.startswith("_"):  # "_source": where published figures come from
+            continue
         for task, metrics in tasks.items():
             if not isinstance(metrics, dict) or len(metrics) != 1:
                 raise HarnessError(f"{file}: field '{category}.{task}' must hold exactly one main metric")

@@ -125,6 +125,7 @@ class DataSource:
             dataset = datasets.load_dataset(hub.path, hub.name, split=hub.split, revision=hub.revision)
         except Exception as exc:  # the hub raises many types; the user needs the dataset and the reason
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise HarnessError(f"dataset {label} for task {task.name}: {reason}") from None
+            raise HarnessError(f"dataset {label} for task {task.name} cannot be loaded ({reason[:200]}); "
+                               f"give a local copy with data_dir=D ({task.local}/{task.local_file(part)}.jsonl)") from None
         return [dict(r) for r in dataset], {"where": label, "source": "hub", "path": hub.path,
                                             "name": hub.name, "split": hub.split, "revision": hub.revision}

