@@ -68,3 +68,9 @@ class TinyTask:
 @pytest.fixture
 def tiny(tmp_path) -> TinyTask:
     return TinyTask(tmp_path)
+
+
+@pytest.fixture
+def fake_encoder():
+    """The FakeEncoder class, for tests that inspect the encoder's calls."""
+    return FakeEncoder
