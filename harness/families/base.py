@@ -105,3 +105,12 @@ def labels_of(rows: list[dict], column: str, where: str) -> list:
             raise HarnessError(f"{where}:{number}: column '{column}' is empty")
         labels.append(value)
     return labels
+
+
+def check_variants(task: TaskSpec, names: list[str], registry: Mapping[str, Any], kind: str, field: str) -> None:
+    """Every variant a task asks for (classifier, algorithm, ...) must exist; fail naming the task file."""
+    from harness.errors import one_of
+
+    for name in names:
+        if name not in registry:
+            raise one_of(kind, name, list(registry), where=f"{task.file}: field '{field}'")

@@ -30,7 +30,7 @@ from sklearn.metrics import average_precision_score, f1_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from harness.errors import HarnessError, one_of
-from harness.families.base import Context, Family, Outcome, labels_of, pick_best, texts_of
+from harness.families.base import check_variants, Context, Family, Outcome, labels_of, pick_best, texts_of
 from harness.scoring.classification import classification_scores, label_ids
 from harness.taskspec import TaskSpec
 
@@ -80,9 +80,7 @@ def _fit(name: str, x: np.ndarray, y: np.ndarray, warned: list[str]):
 def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     if "n_experiments" in params:
         return _evaluate_mteb(task, params, ctx)
-    for name in params["classifiers"]:
-        if name not in CLASSIFIERS:
-            raise one_of("classifier", name, list(CLASSIFIERS), where=f"{task.file}: field 'classifiers'")
+    check_variants(task, params["classifiers"], CLASSIFIERS, "classifier", "classifiers")
     roles = (params["train"], params["select_on"], params["split"])
     loaded = [load_split(task, role, ctx) for role in roles]
     _, (y_train, y_val, y_test) = global_label_ids(task, [s[1] for s in loaded], [s[2] for s in loaded])

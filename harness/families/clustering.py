@@ -25,8 +25,8 @@ from sklearn.metrics import v_measure_score
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from harness.errors import HarnessError, one_of
-from harness.families.base import Context, Family, Outcome, pick_best
+from harness.errors import HarnessError
+from harness.families.base import check_variants, Context, Family, Outcome, pick_best
 from harness.families.classification import global_label_ids, load_split, main_value
 from harness.scoring.clustering import cluster_scores
 from harness.taskspec import TaskSpec
@@ -78,9 +78,7 @@ def _n_clusters(labels: np.ndarray, where: str) -> int:
 def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     if "n_runs" in params:
         return _evaluate_mteb(task, params, ctx)
-    for name in params["algorithms"]:
-        if name not in ALGORITHMS:
-            raise one_of("clustering algorithm", name, list(ALGORITHMS), where=f"{task.file}: field 'algorithms'")
+    check_variants(task, params["algorithms"], ALGORITHMS, "clustering algorithm", "algorithms")
     main = params["main_metric"]
     main_value(task, dict.fromkeys(("v_measure_score", "homogeneity_score", "completeness_score"), 0.0), main)
     x_val, val_labels, val_where = _encoded(task, params["select_on"], ctx)
