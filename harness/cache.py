@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.atomic import write_npy
-from harness.encoders.base import Encoder
+from harness.encoders.base import BatchedEncoder, Encoder
 from harness.taskspec import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -66,16 +66,29 @@ class CachedEncoder:
         return None
 
     def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+        if not isinstance(self.inner, BatchedEncoder):
+            return self._encode_chunks(texts, role, task, self.inner.encode, self.chunk)
+        # Chunk along the backend's batch plan, at batch boundaries: cached or not, every text is embedded
+        # in the very batch a single uncached encode would put it in.
+        order = self.inner.batch_order(texts)
+        size = self.config.batch_size
+        chunk = max(size, self.chunk // size * size)
+        ordered = self._encode_chunks([texts[i] for i in order], role, task, self.inner.encode_in_order, chunk)
+        result = np.empty_like(ordered)
+        result[order] = ordered
+        return result
+
+    def _encode_chunks(self, texts: list[str], role: str, task: TaskSpec, encode, chunk_size: int) -> np.ndarray:
         prompt = self.prompt_for(role, task)
         parts = []
-        for start in range(0, len(texts), self.chunk):
-            chunk = texts[start:start + self.chunk]
+        for start in range(0, len(texts), chunk_size):
+            chunk = texts[start:start + chunk_size]
             key = self._key(prompt, chunk)
             path = self.directory / key[:2] / f"{key}.npy"
             array = self._read(path, len(chunk))
             if array is None:
                 self.stats.misses += len(chunk)
-                array = self.inner.encode(chunk, role=role, task=task)
+                array = encode(chunk, role=role, task=task)
                 write_npy(path, array)
             else:
                 self.stats.hits += len(chunk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -54,6 +55,32 @@ class Encoder(Protocol):
 
     def prompt_for(self, role: str, task: TaskSpec) -> str | None:
         ...
+
+
+class BatchedEncoder(ABC):
+    """Base of local backends: batches are planned over the whole text list, then encoded in that order.
+
+    The plan is the reference library's own (sentence-transformers sorts the whole input by length before
+    cutting batches), so an encode split into cache chunks or progress steps still sees exactly the batches
+    a single `model.encode(texts)` would: padding, and so the last bits of every vector, are identical.
+    """
+
+    config: EncoderConfig
+
+    def batch_order(self, texts: list[str]) -> np.ndarray:
+        """Permutation of `texts` in which consecutive runs of `batch_size` form the batches."""
+        return np.arange(len(texts))
+
+    @abstractmethod
+    def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+        """Encode consecutive batches of `config.batch_size` as given, without reordering."""
+
+    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+        order = self.batch_order(texts)
+        ordered = self.encode_in_order([texts[i] for i in order], role=role, task=task)
+        result = np.empty_like(ordered)
+        result[order] = ordered
+        return result
 
 
 def resolve_device(device: str) -> str:

@@ -9,15 +9,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from harness.encoders.base import EncoderConfig, check_embeddings, resolve_device
+from harness.encoders.base import BatchedEncoder, EncoderConfig, check_embeddings, resolve_device
 from harness.errors import HarnessError
 from harness.prompts import resolve_prompt
 from harness.taskspec import TaskSpec
 
 log = logging.getLogger(__name__)
-# Texts handed to SentenceTransformer.encode per call: it length-sorts within a call, and between calls
-# we update one progress bar (with ETA) over the whole encode.
-CALL_SIZE = 2048
 
 
 def load_model_checked(config: EncoderConfig):
@@ -64,7 +61,7 @@ def _in_hf_cache(repo_id: str) -> bool:
         return False
 
 
-class SentenceTransformersEncoder:
+class SentenceTransformersEncoder(BatchedEncoder):
     def __init__(self, config: EncoderConfig):
         self.config = config
         self._model = None
@@ -78,20 +75,29 @@ class SentenceTransformersEncoder:
     def prompt_for(self, role: str, task: TaskSpec) -> str | None:
         return resolve_prompt(self.config.prompts, task.name, task.category, role)
 
-    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+    def batch_order(self, texts: list[str]) -> np.ndarray:
+        # The same computation as SentenceTransformer._inference (numpy's default, unstable sort included).
+        model = self.model
+        order = np.argsort([-model._input_length(text) for text in texts])
+        if model._can_flatten_inputs():
+            order = model._interleave_sorted_indices(order)
+        return order
+
+    def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
         prompt = self.prompt_for(role, task)
+        size = self.config.batch_size
         parts = []
         bar = tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
                    disable=not self.config.show_progress, dynamic_ncols=True)
         with bar:
-            for start in range(0, len(texts), CALL_SIZE):
-                chunk = texts[start:start + CALL_SIZE]
-                # prompt= (not prepended text) so Pooling(include_prompt=False) can exclude its tokens.
-                out = self.model.encode(chunk, prompt=prompt, batch_size=self.config.batch_size,
+            for start in range(0, len(texts), size):
+                batch = texts[start:start + size]
+                # One call per planned batch: the call cannot regroup texts. prompt= (not prepended text) so
+                # Pooling(include_prompt=False) can exclude its tokens.
+                out = self.model.encode(batch, prompt=prompt, batch_size=size,
                                         normalize_embeddings=self.config.normalize,
-                                        show_progress_bar=False, convert_to_numpy=False,
-                                        convert_to_tensor=True)
+                                        show_progress_bar=False, convert_to_tensor=True)
                 parts.append(out.float().cpu().numpy())
-                bar.update(len(chunk))
+                bar.update(len(batch))
         array = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
         return check_embeddings(array, len(texts), f"model {self.config.name} on task {task.name}")

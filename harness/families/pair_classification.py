@@ -26,24 +26,11 @@ import numpy as np
 from harness.errors import HarnessError, one_of
 from harness.families.base import Context, Family, Outcome, pick_best, texts_of
 from harness.scoring.pair_classification import apply_thresholds, average_precision, threshold_search
-from harness.scoring.similarity import paired
+from harness.pairwise import PAIR_SCORES, pair_scores
 from harness.taskspec import TaskSpec
 
 COLUMNS = ("sentence1", "sentence2", "label")
-DISTANCES = ("cosine", "manhattan", "euclidean", "dot")
-
-
-def pair_scores(e1: np.ndarray, e2: np.ndarray, name: str) -> np.ndarray:
-    """Cosine and dot similarities; positive L1 and L2 distances (computed in float64, returned float32)."""
-    if name == "cosine":
-        scores = paired(e1, e2, "cosine")
-    elif name == "dot":
-        scores = paired(e1, e2, "dot")
-    elif name in ("manhattan", "euclidean"):
-        scores = -paired(e1, e2, name)  # paired() negates distances; undo it
-    else:
-        raise one_of("distance", name, list(DISTANCES))
-    return scores.astype(np.float32)
+DISTANCES = PAIR_SCORES
 
 
 def correct_direction(name: str) -> bool:

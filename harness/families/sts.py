@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from harness.families.base import Context, Family, Outcome, pick_best, texts_of
-from harness.scoring.similarity import paired
+from harness.pairwise import sts_similarity
 from harness.scoring.sts import correlations
 from harness.taskspec import TaskSpec
 
@@ -44,15 +44,15 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
         e1, e2, gold = _encode_split(task, params["split"], ctx)
         scores = {}
         for name in params["similarities"]:
-            for metric, value in correlations(gold, paired(e1, e2, name)).items():
+            for metric, value in correlations(gold, sts_similarity(e1, e2, name)).items():
                 scores[f"{name}_{metric}"] = value
         return Outcome(main, scores[main], {"split": task.splits.get(params["split"], params["split"]),
                                             "test_scores": scores})
     v1, v2, v_gold = _encode_split(task, params["select_on"], ctx)
-    val_scores = {name: correlations(v_gold, paired(v1, v2, name)) for name in params["similarities"]}
+    val_scores = {name: correlations(v_gold, sts_similarity(v1, v2, name)) for name in params["similarities"]}
     chosen = pick_best(val_scores, main)
     t1, t2, t_gold = _encode_split(task, params["split"], ctx)
-    test = correlations(t_gold, paired(t1, t2, chosen))
+    test = correlations(t_gold, sts_similarity(t1, t2, chosen))
     details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test}}
     return Outcome(main, test[main], details)
 
