@@ -6,7 +6,7 @@ and exit code 2, before any model is loaded or any text encoded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from harness.prompts import check_prompt_keys
 from harness.schema import check_fields
 from harness.taskspec import TaskSpec, load_task, task_names
 
-PROTOCOLS = ("jmteb", "mteb", "nanobeir")
+PROTOCOLS = ("jmteb", "mteb", "nanobeir", "card")
 SIMILARITIES = ("cosine", "dot", "euclidean", "manhattan")
 _MODEL_FIELDS = {
     "name": (str, True), "path": (str, True), "revision": (str, False), "backend": (str, True),
@@ -28,7 +28,8 @@ _MODEL_FIELDS = {
     "description": (str, False), "prompt_profile": (str, False),
 }
 _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (str, False),
-                 "tasks": (list, True)}
+                 "tasks": (list, True), "hub_overrides": (dict, False), "aggregate": (str, False)}
+AGGREGATES = ("nanobeir",)
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
                   "normalize": (bool, False), "show_progress": (bool, False)}
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
@@ -87,6 +88,19 @@ class RunPlan:
     device: str
     overwrite: bool
     model_file: str
+    aggregate: str | None = None
+
+
+def with_hub_overrides(task: TaskSpec, overrides: dict[str, Any], suite_file: Path) -> TaskSpec:
+    """A suite may re-point a hub dataset (JMTEB v1 vs v2 revision, JMTEB-lite): {hub path: {path, revision}}."""
+    change = overrides.get((task.hub or {}).get("path"))
+    if not change:
+        return task
+    unknown = set(change) - {"path", "revision"}
+    if unknown:
+        raise HarnessError(f"{suite_file}: field 'hub_overrides' may set only path and revision, "
+                           f"got {sorted(unknown)[0]}")
+    return replace(task, hub={**task.hub, **change})
 
 
 def plan(cfg: DictConfig) -> RunPlan:
@@ -115,6 +129,10 @@ def plan(cfg: DictConfig) -> RunPlan:
     if protocol is not None and protocol not in PROTOCOLS:
         raise one_of("protocol", protocol, list(PROTOCOLS), where="field 'protocol'")
 
+    if suite.get("aggregate") not in (None, *AGGREGATES):
+        raise one_of("aggregate", suite["aggregate"], list(AGGREGATES), where=f"{suite_file}: field 'aggregate'")
+    # A suite entry is a task name, or `task@protocol` to run a task under a fixed protocol as well
+    # (its results are keyed `task_protocol`).
     names = suite["tasks"]
     if data.get("tasks"):
         unknown = [t for t in data["tasks"] if t not in names]
@@ -122,9 +140,12 @@ def plan(cfg: DictConfig) -> RunPlan:
             raise one_of("task", unknown[0], names, where=f"field 'tasks' (suite {suite['name']})")
         names = [t for t in names if t in data["tasks"]]
     tasks = []
-    for name in names:
-        task = load_task(name)
-        chosen = protocol or task.default_protocol
+    for entry in names:
+        name, _, pinned = str(entry).partition("@")
+        task = with_hub_overrides(load_task(name), suite.get("hub_overrides") or {}, suite_file)
+        chosen = pinned or protocol or task.default_protocol
+        if pinned:
+            task = replace(task, name=f"{name}_{pinned}")
         tasks.append((task, chosen, FAMILIES[task.family].protocol_params(task, chosen)))
 
     encoder = EncoderConfig(
@@ -142,5 +163,6 @@ def plan(cfg: DictConfig) -> RunPlan:
     output = data.get("output_dir") or str(RESULTS_DIR / "runs" / model["name"] / suite["name"])
     cache_dir = Path(data["cache_dir"]).expanduser() if data.get("cache", True) and data.get("cache_dir") else None
     return RunPlan(encoder=encoder, suite=suite["name"], tasks=tasks, data_dir=data_dir,
+                   aggregate=suite.get("aggregate"),
                    output_dir=Path(output).expanduser(), cache_dir=cache_dir, seed=int(data.get("seed") or 0),
                    device=encoder.device, overwrite=bool(data.get("overwrite")), model_file=model_file)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.atomic import write_json
 from harness.cache import CachedEncoder
 from harness.config import RunPlan
 from harness.data import DataSource
@@ -87,6 +88,11 @@ def run(plan: RunPlan) -> list[TaskResult]:
                                              "miss_texts": stats.misses, "corrupt_entries": stats.corrupt},
     }
     write_results(plan.output_dir, results, run_info)
+    if plan.aggregate:
+        from harness.aggregate import AGGREGATORS
+
+        filename, aggregate = AGGREGATORS[plan.aggregate]
+        write_json(plan.output_dir / filename, aggregate(results))
     if stats is not None:
         print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded", flush=True)
     print(f"results written to {plan.output_dir}", flush=True)

@@ -7,6 +7,12 @@ Protocol `jmteb` (JMTEB 1.4 `evaluators/reranking`): cosine, dot and 100/(L2+1e-
 the best by nDCG@10 (first wins ties) reported on test; graded linear-gain nDCG@{10,20,40} with an IDCG
 from the grades sorted descending and truncated at k; map@10 and mrr@10 (binary, grade > 0) are harness
 extras. Ties in a candidate list are broken by document id (sorted order), not by list position.
+Other candidate layouts (field `candidates`), for the model cards' original protocols:
+- `positive_negatives` (JaCWIR `eval`): query rows `query`, `positive` (one doc id), `negatives` (doc ids);
+  the candidates are the positive (grade 1) and the negatives (grade 0), documents from the corpus;
+- `grouped_rows` (JQaRA): one row per (question, passage) with `q_id`, `question`, `passage_row_id`,
+  `title`, `text`, `label`; the rows of one `q_id` are its candidates and there is no corpus file.
+Protocol `card`: cosine only, one split, nDCG@10 / MAP@10 / MRR@10 with binary labels (the cards' ranx runs).
 Differences from JMTEB, all explicit:
 - only documents that occur in some candidate list are embedded (JMTEB embeds the whole corpus; the
   scores are the same);
@@ -25,13 +31,14 @@ import numpy as np
 
 from harness.errors import HarnessError, one_of
 from harness.families.base import Context, Family, Outcome, pick_best, texts_of
-from harness.families.retrieval import Corpus, load_corpus
+from harness.families.retrieval import Corpus, doc_text, load_corpus
 from harness.scoring.reranking import jmteb_rerank_metrics
 from harness.search import rerank
 from harness.taskspec import TaskSpec
 
 COLUMNS = ("query", "retrieved_docs", "relevance_scores")
 SIMILARITIES = ("cosine", "dot", "euclidean_jmteb_retrieval", "euclidean")
+LAYOUTS = ("lists", "positive_negatives", "grouped_rows")
 
 
 @dataclass
@@ -42,14 +49,32 @@ class Queries:
     dropped: int  # queries without any relevant candidate, removed
 
 
-def load_queries(task: TaskSpec, role: str, ctx: Context, known: dict[str, int]) -> Queries:
-    rows = ctx.data.rows(task, role, COLUMNS)
+def _candidate_lists(task: TaskSpec, role: str, ctx: Context, layout: str) -> tuple[list[dict], list, list, str]:
+    """Rows, candidate id lists and grade lists of one split, in the JMTEB or the JaCWIR layout."""
+    if layout == "lists":
+        rows = ctx.data.rows(task, role, COLUMNS)
+        where = ctx.data.where(task, role)
+        docs_col, grades_col = task.column("retrieved_docs"), task.column("relevance_scores")
+        return rows, [row[docs_col] for row in rows], [row[grades_col] for row in rows], where
+    rows = ctx.data.rows(task, role, ("query", "positive", "negatives"))
     where = ctx.data.where(task, role)
+    docs, grades = [], []
+    for number, row in enumerate(rows, 1):
+        negatives = row[task.column("negatives")]
+        if not isinstance(negatives, list):
+            raise HarnessError(f"{where}:{number}: column '{task.column('negatives')}' must be a list of ids")
+        docs.append([row[task.column("positive")], *negatives])
+        grades.append([1] + [0] * len(negatives))
+    return rows, docs, grades, where
+
+
+def load_queries(task: TaskSpec, role: str, ctx: Context, known: dict[str, int], layout: str = "lists") -> Queries:
+    rows, all_docs, all_grades, where = _candidate_lists(task, role, ctx, layout)
     texts = texts_of(rows, task.column("query"), where)
-    docs_col, grades_col = task.column("retrieved_docs"), task.column("relevance_scores")
+    docs_col = task.column("retrieved_docs" if layout == "lists" else "negatives")
+    grades_col = task.column("relevance_scores" if layout == "lists" else "negatives")
     kept = Queries([], [], [], 0)
-    for number, (row, text) in enumerate(zip(rows, texts), 1):
-        docs, grades = row[docs_col], row[grades_col]
+    for number, (docs, grades, text) in enumerate(zip(all_docs, all_grades, texts), 1):
         if not isinstance(docs, list) or not docs:
             raise HarnessError(f"{where}:{number}: column '{docs_col}' must be a non-empty list of document ids")
         if not isinstance(grades, list) or len(grades) != len(docs):
@@ -79,6 +104,43 @@ def load_queries(task: TaskSpec, role: str, ctx: Context, known: dict[str, int])
     return kept
 
 
+def load_grouped(task: TaskSpec, role: str, ctx: Context, mode: str) -> tuple[Queries, Corpus]:
+    """JQaRA's flat layout: each row is one (question, candidate passage, label); rows grouped by `q_id`."""
+    columns = ("q_id", "question", "passage_row_id", "text", "label")
+    rows = ctx.data.rows(task, role, columns)
+    where = ctx.data.where(task, role)
+    groups: dict[str, dict[str, Any]] = {}
+    doc_ids, doc_texts = [], []
+    for number, row in enumerate(rows, 1):
+        qid = str(row[task.column("q_id")])
+        doc = f"{qid}/{row[task.column('passage_row_id')]}"
+        label = row[task.column("label")]
+        if isinstance(label, bool) or not isinstance(label, int) or label < 0:
+            raise HarnessError(f"{where}:{number}: column '{task.column('label')}' must be a non-negative int")
+        group = groups.setdefault(qid, {"question": row[task.column("question")], "number": number,
+                                        "grades": {}})
+        if doc in group["grades"]:
+            raise HarnessError(f"{where}:{number}: passage '{doc}' is listed twice for question '{qid}'")
+        group["grades"][doc] = label
+        doc_ids.append(doc)
+        doc_texts.append(doc_text(row, task, mode))
+    kept = Queries([], [], [], 0)
+    column = task.column("question")
+    questions = texts_of([{column: g["question"]} for g in groups.values()], column, where)
+    for text, group in zip(questions, groups.values()):
+        if not any(g > 0 for g in group["grades"].values()):
+            kept.dropped += 1
+            continue
+        kept.texts.append(text)
+        kept.candidates.append(list(group["grades"]))
+        kept.grades.append(group["grades"])
+    if not kept.texts:
+        raise HarnessError(f"{where}: no question of task {task.name} has a relevant passage")
+    rank = np.empty(len(doc_ids), dtype=np.int64)
+    rank[np.argsort(np.array(doc_ids, dtype=object), kind="stable")] = np.arange(len(doc_ids))
+    return kept, Corpus(doc_ids, doc_texts, rank)
+
+
 def _rank(q_emb: np.ndarray, queries: Queries, doc_emb: np.ndarray, row_of: dict[str, int],
           corpus: Corpus, corpus_pos: dict[str, int], similarity: str) -> list[list[str]]:
     ranked = []
@@ -98,10 +160,20 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     valid_main = [f"ndcg@{k}" for k in params["ndcg_at"]] + ["map@10", "mrr@10"]
     if main not in valid_main:
         raise one_of("main metric", main, valid_main, where=f"{task.file}: field 'main_metric'")
-    corpus = load_corpus(task, ctx, params["doc_text"])  # duplicate ids and an empty corpus fail here
-    corpus_pos = {doc: i for i, doc in enumerate(corpus.ids)}
+    layout = params["candidates"]
+    if layout not in LAYOUTS:
+        raise one_of("candidates", layout, list(LAYOUTS), where=f"{task.file}: field 'candidates'")
     roles = list(dict.fromkeys(r for r in (params["select_on"], params["split"]) if r))
-    queries = {role: load_queries(task, role, ctx, corpus_pos) for role in roles}
+    if layout == "grouped_rows":
+        if len(roles) != 1:
+            raise HarnessError(f"{task.file}: 'grouped_rows' scores one split; set select_on: null")
+        queries_one, corpus = load_grouped(task, roles[0], ctx, params["doc_text"])
+        queries = {roles[0]: queries_one}
+        corpus_pos = {doc: i for i, doc in enumerate(corpus.ids)}
+    else:
+        corpus, _ = load_corpus(task, ctx, params["doc_text"])  # duplicate ids and an empty corpus fail here
+        corpus_pos = {doc: i for i, doc in enumerate(corpus.ids)}
+        queries = {role: load_queries(task, role, ctx, corpus_pos, layout) for role in roles}
 
     # Embed each candidate document once, in corpus order.
     wanted = {c for q in queries.values() for cands in q.candidates for c in cands}
@@ -135,7 +207,9 @@ RERANKING = Family(
     protocols={
         "jmteb": {"main_metric": "ndcg@10", "select_on": "validation", "split": "test",
                   "similarities": ["cosine", "dot", "euclidean_jmteb_retrieval"], "ndcg_at": [10, 20, 40],
-                  "doc_text": "text"},
+                  "doc_text": "text", "candidates": "lists"},
+        "card": {"main_metric": "ndcg@10", "select_on": None, "split": "test", "similarities": ["cosine"],
+                 "ndcg_at": [10], "doc_text": "title_text", "candidates": "lists"},
     },
     evaluate=evaluate,
 )

@@ -3,6 +3,14 @@
 Protocol `jmteb`: cosine, dot and 100/(L2+1e-4) scored on validation queries, the best by nDCG@10 reported
 on test; nDCG with binary gains and an IDCG over *all* relevant documents; accuracy@k (hit rate), MRR@k.
 Protocol `mteb`: the model's similarity, pytrec_eval measures rounded to 5 decimals as MTEB does.
+Protocol `nanobeir`: sentence-transformers 6.2's InformationRetrievalEvaluator (what NanoBEIREvaluator runs):
+the model's similarity, top 100, ties by (score desc, id asc), binary relevance for every qrels row, empty
+documents and queries dropped, queries without positives dropped; keys `<fn>_ndcg@10`, `<fn>_map@100`, ...
+Protocol `card`: the model cards' own retrieval evaluations, one split and the model's similarity:
+relevance from qrels (grade >= `min_grade`; nDCG with linear gain and an IDCG cut at k, recall@k, MRR@k,
+MAP@k) or from answer strings (`relevance: answer_match`, AIO3: a question is answered at k when one of
+the top k passages contains one of its `answers`); optionally ranked within a per-query candidate `pool`
+(`<task>/<pool>.jsonl` rows `qid`, `docs`), and flagged `approximate` where the card's setting is unknown.
 Recall@k and MAP@k are always reported as extras (JMTEB itself has neither).
 """
 
@@ -15,8 +23,9 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.families.base import Context, Family, Outcome, pick_best, texts_of
-from harness.scoring.retrieval import extra_metrics, jmteb_metrics, trec_metrics
-from harness.search import top_k
+from harness.scoring.retrieval import (answer_accuracy, extra_metrics, graded_ndcg, jmteb_metrics, st_metrics,
+                                       trec_metrics)
+from harness.search import rerank, top_k
 from harness.taskspec import TaskSpec
 
 
@@ -44,10 +53,16 @@ def doc_text(row: dict, task: TaskSpec, mode: str) -> str:
     return text
 
 
-def load_corpus(task: TaskSpec, ctx: Context, mode: str) -> Corpus:
+def load_corpus(task: TaskSpec, ctx: Context, mode: str, drop_empty: bool = False) -> tuple[Corpus, set[str]]:
+    """The corpus, and the ids of documents dropped for an empty text (sentence-transformers drops them but
+    still counts them as relevant)."""
     id_col = "_id" if task.schema == "beir" else "docid"
     rows = ctx.data.rows(task, "corpus", (id_col, "text"))
     where = ctx.data.where(task, "corpus")
+    dropped: set[str] = set()
+    if drop_empty:
+        dropped = {str(row[task.column(id_col)]) for row in rows if not doc_text(row, task, mode)}
+        rows = [row for row in rows if str(row[task.column(id_col)]) not in dropped]
     if not rows:
         raise HarnessError(f"{where}: the corpus of task {task.name} is empty")
     ids = [str(row[task.column(id_col)]) for row in rows]
@@ -62,14 +77,16 @@ def load_corpus(task: TaskSpec, ctx: Context, mode: str) -> Corpus:
     texts = [doc_text(row, task, mode) for row in rows]
     rank = np.empty(len(ids), dtype=np.int64)
     rank[np.argsort(np.array(ids, dtype=object), kind="stable")] = np.arange(len(ids))
-    return Corpus(ids, texts, rank)
+    return Corpus(ids, texts, rank), dropped
 
 
-def load_queries(task: TaskSpec, role: str, ctx: Context) -> Queries:
+def load_queries(task: TaskSpec, role: str, ctx: Context, drop_empty: bool = False) -> Queries:
     if task.schema == "beir":
-        return _beir_queries(task, ctx)
+        return _beir_queries(task, ctx, drop_empty)
     rows = ctx.data.rows(task, role, ("query", "relevant_docs"))
     where = ctx.data.where(task, role)
+    if drop_empty:
+        rows = [row for row in rows if row[task.column("query")] != ""]
     texts = texts_of(rows, task.column("query"), where)
     relevant = []
     for number, row in enumerate(rows, 1):
@@ -84,7 +101,7 @@ def load_queries(task: TaskSpec, role: str, ctx: Context) -> Queries:
     return Queries(ids, texts, relevant)
 
 
-def _beir_queries(task: TaskSpec, ctx: Context) -> Queries:
+def _beir_queries(task: TaskSpec, ctx: Context, drop_empty: bool) -> Queries:
     qrels_rows = ctx.data.rows(task, "qrels", ("query-id", "corpus-id"))
     qrels: dict[str, dict[str, int]] = {}
     for row in qrels_rows:
@@ -92,13 +109,16 @@ def _beir_queries(task: TaskSpec, ctx: Context) -> Queries:
         qrels.setdefault(str(row[task.column("query-id")]), {})[str(row[task.column("corpus-id")])] = score
     rows = ctx.data.rows(task, "queries", ("_id", "text"))
     rows = [row for row in rows if str(row[task.column("_id")]) in qrels]  # BEIR evaluates judged queries
+    if drop_empty:
+        rows = [row for row in rows if row[task.column("text")] != ""]
     texts = texts_of(rows, task.column("text"), ctx.data.where(task, "queries"))
     ids = [str(row[task.column("_id")]) for row in rows]
     return Queries(ids, texts, [qrels[i] for i in ids])
 
 
-def check_relevant(task: TaskSpec, queries: Queries, corpus: Corpus, ctx: Context, role: str) -> None:
-    known = set(corpus.ids)
+def check_relevant(task: TaskSpec, queries: Queries, corpus: Corpus, ctx: Context, role: str,
+                   dropped: set[str] = frozenset()) -> None:
+    known = set(corpus.ids) | dropped
     for qid, rel in zip(queries.ids, queries.relevant):
         missing = [d for d in rel if d not in known]
         if missing:
@@ -114,15 +134,22 @@ def _ranked(queries_emb, corpus_emb, corpus: Corpus, similarity: str, depth: int
 
 
 def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    corpus = load_corpus(task, ctx, params["doc_text"])
+    if params.get("relevance") == "answer_match":
+        return _evaluate_answers(task, params, ctx)
+    drop_empty = params.get("drop_empty", False)
+    corpus, dropped = load_corpus(task, ctx, params["doc_text"], drop_empty)
     roles = [r for r in (params["select_on"], params["split"]) if r]
-    queries = {role: load_queries(task, role, ctx) for role in dict.fromkeys(roles)}
+    queries = {role: load_queries(task, role, ctx, drop_empty) for role in dict.fromkeys(roles)}
     for role, q in queries.items():
-        check_relevant(task, q, corpus, ctx, role)
+        check_relevant(task, q, corpus, ctx, role, dropped)
     doc_emb = ctx.encoder.encode(corpus.texts, role="document", task=task)
     q_emb = {role: ctx.encoder.encode(q.texts, role="query", task=task) for role, q in queries.items()}
     if "k_values" in params:
         return _evaluate_mteb(task, params, ctx, queries[params["split"]], q_emb[params["split"]], doc_emb, corpus)
+    if "precision_recall_at" in params:
+        return _evaluate_st(params, ctx, queries[params["split"]], q_emb[params["split"]], doc_emb, corpus)
+    if "relevance" in params:
+        return _evaluate_card(task, params, ctx, queries[params["split"]], q_emb[params["split"]], doc_emb, corpus)
     depth = max([*params["ndcg_at"], *params["accuracy_at"], params["mrr_at"], *params["recall_at"],
                  *params["map_at"]])
 
@@ -161,6 +188,92 @@ def _evaluate_mteb(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: 
     return Outcome(params["main_metric"], scores_all[params["main_metric"]], details)
 
 
+def _evaluate_st(params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) -> Outcome:
+    similarity = params["similarity"] or ctx.encoder.config.similarity
+    keep = [i for i, rel in enumerate(queries.relevant) if rel]  # every qrels row counts, score 0 included
+    metric_k = {"accuracy_at": params["accuracy_at"], "precision_recall_at": params["precision_recall_at"],
+                "mrr_at": params["mrr_at"], "ndcg_at": params["ndcg_at"], "map_at": params["map_at"]}
+    depth = max(k for ks in metric_k.values() for k in ks)
+    idx, _ = top_k(q_emb[keep], doc_emb, depth, similarity, chunk_size=params["chunk_size"],
+                   tie_rank=corpus.id_rank)
+    ranked = [[corpus.ids[i] for i in row] for row in idx]
+    scores = st_metrics(ranked, [queries.relevant[i] for i in keep], **metric_k)
+    # sentence-transformers' key names: <score function>_<metric>@k
+    named = {f"{similarity}_{key}": value for key, value in scores.items()}
+    main = f"{similarity}_{params['main_metric']}"
+    details = {"similarity": similarity, "queries": len(keep), "documents": len(corpus.ids), "test_scores": named}
+    return Outcome(main, named[main], details)
+
+
+def _card_rankings(task, params, ctx, qids: list[str], q_emb, doc_emb, corpus: Corpus, depth: int) -> list[list[int]]:
+    similarity = params["similarity"] or ctx.encoder.config.similarity
+    if not params["pool"]:
+        idx, _ = top_k(q_emb, doc_emb, depth, similarity, chunk_size=params["chunk_size"],
+                       tie_rank=corpus.id_rank)
+        return [list(row) for row in idx]
+    where = ctx.data.where(task, params["pool"])
+    pools = {str(row[task.column("qid")]): row[task.column("docs")]
+             for row in ctx.data.rows(task, params["pool"], ("qid", "docs"))}
+    position = {doc: i for i, doc in enumerate(corpus.ids)}
+    rankings = []
+    for qi, qid in enumerate(qids):
+        if qid not in pools:
+            raise HarnessError(f"{where}: no candidate pool for query '{qid}'")
+        rows = [position.get(str(d)) for d in pools[qid]]
+        if None in rows:
+            missing = pools[qid][rows.index(None)]
+            raise HarnessError(f"{where}: pool of query '{qid}' names document '{missing}' not in the corpus")
+        order = rerank(q_emb[qi], doc_emb[rows], similarity, corpus.id_rank[rows])
+        rankings.append([rows[j] for j in order[:depth]])
+    return rankings
+
+
+def _evaluate_card(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) -> Outcome:
+    relevant = [{d: g for d, g in rel.items() if g >= params["min_grade"]} for rel in queries.relevant]
+    keep = [i for i, rel in enumerate(relevant) if rel]  # queries without a positive cannot be scored
+    depth = max([*params["ndcg_at"], *params["recall_at"], *params["accuracy_at"], params["mrr_at"],
+                 *params["map_at"]])
+    rankings = _card_rankings(task, params, ctx, [queries.ids[i] for i in keep], q_emb[keep], doc_emb, corpus,
+                              depth)
+    ranked = [[corpus.ids[d] for d in row] for row in rankings]
+    rel = [relevant[i] for i in keep]
+    scores = {f"ndcg@{k}": graded_ndcg(ranked, rel, k) for k in params["ndcg_at"]}
+    scores.update(jmteb_metrics(ranked, rel, ndcg_at=(), accuracy_at=tuple(params["accuracy_at"]),
+                                mrr_at=params["mrr_at"]))
+    scores.update(extra_metrics(ranked, rel, recall_at=tuple(params["recall_at"]), map_at=tuple(params["map_at"])))
+    details = {"similarity": params["similarity"] or ctx.encoder.config.similarity,
+               "split": task.splits.get(params["split"], params["split"]), "queries": len(keep),
+               "dropped_queries_without_positive": len(relevant) - len(keep), "pool": params["pool"],
+               "max_length": ctx.encoder.config.max_length, "approximate": params["approximate"],
+               "test_scores": scores}
+    return Outcome(params["main_metric"], scores[params["main_metric"]], details)
+
+
+def _evaluate_answers(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
+    corpus, _ = load_corpus(task, ctx, params["doc_text"])
+    rows = ctx.data.rows(task, params["split"], ("query", "answers"))
+    where = ctx.data.where(task, params["split"])
+    texts = texts_of(rows, task.column("query"), where)
+    answers = []
+    for number, row in enumerate(rows, 1):
+        value = row[task.column("answers")]
+        if not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value):
+            raise HarnessError(f"{where}:{number}: column '{task.column('answers')}' must be a non-empty list "
+                               f"of answer strings")
+        answers.append(value)
+    doc_emb = ctx.encoder.encode(corpus.texts, role="document", task=task)
+    q_emb = ctx.encoder.encode(texts, role="query", task=task)
+    qids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
+    rankings = _card_rankings(task, params, ctx, qids, q_emb, doc_emb, corpus, max(params["accuracy_at"]))
+    scores = answer_accuracy([[corpus.texts[d] for d in row] for row in rankings], answers,
+                             tuple(params["accuracy_at"]))
+    details = {"similarity": params["similarity"] or ctx.encoder.config.similarity,
+               "split": task.splits.get(params["split"], params["split"]), "questions": len(rows),
+               "documents": len(corpus.ids), "pool": params["pool"], "approximate": params["approximate"],
+               "test_scores": scores}
+    return Outcome(params["main_metric"], scores[params["main_metric"]], details)
+
+
 _SHARED = {"doc_text": "text", "chunk_size": 1_000_000, "split": "test"}
 RETRIEVAL = Family(
     name="retrieval",
@@ -172,6 +285,12 @@ RETRIEVAL = Family(
         "mteb": {**_SHARED, "main_metric": "ndcg_at_10", "select_on": None, "similarity": None,
                  "k_values": [1, 3, 5, 10, 20, 100, 1000], "ignore_identical_ids": False, "round_to": 5,
                  "chunk_size": 50_000},
+        "nanobeir": {**_SHARED, "main_metric": "ndcg@10", "select_on": None, "similarity": None,
+                     "drop_empty": True, "accuracy_at": [1, 3, 5, 10], "precision_recall_at": [1, 3, 5, 10],
+                     "mrr_at": [10], "ndcg_at": [10], "map_at": [100], "chunk_size": 50_000, "name": None},
+        "card": {**_SHARED, "main_metric": "ndcg@10", "select_on": None, "similarity": None, "relevance": "qrels",
+                 "min_grade": 1, "pool": None, "approximate": False, "ndcg_at": [10], "recall_at": [1, 5, 10, 100],
+                 "accuracy_at": [1, 5, 10, 50], "mrr_at": 10, "map_at": [10, 100], "chunk_size": 50_000},
     },
     evaluate=evaluate,
 )

@@ -64,6 +64,8 @@ STS = Family(
                   "similarities": ["cosine", "manhattan", "euclidean_jmteb", "dot"]},
         "mteb": {"main_metric": "cosine_spearman", "select_on": None, "split": "test",
                  "similarities": ["cosine", "manhattan", "euclidean"]},
+        # model cards (GLuCoSE: JSTS valid, Spearman and Pearson of cosine): one split, cosine only
+        "card": {"main_metric": "cosine_spearman", "select_on": None, "split": "test", "similarities": ["cosine"]},
     },
     evaluate=evaluate,
 )

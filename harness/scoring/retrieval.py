@@ -17,6 +17,7 @@ grade-0 rows, or scores tie - which is why none of them is "the" nDCG.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -311,3 +312,29 @@ def rank_ties(scores: np.ndarray, ids: Sequence[str], k: int) -> list[int]:
     cand_ids = [ids[i] for i in candidates.tolist()]
     order = sorted(range(len(candidates)), key=lambda j: (-cand_scores[j], cand_ids[j]))
     return [int(candidates[j]) for j in order[:k]]
+
+
+# ------------------------------------------------------- answer-string match ----
+def normalize_answer(text: str) -> str:
+    """NFKC, lower case, whitespace removed: full-width and half-width forms of an answer match (Japanese
+    text has no word boundaries, so the match is on characters, as in the AIO baselines)."""
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def answer_accuracy(ranked_texts: Sequence[Sequence[str]], answers: Sequence[Sequence[str]],
+                    accuracy_at: Sequence[int] = (1, 5, 10, 50)) -> dict[str, float]:
+    """DPR-style top-k retrieval accuracy: the fraction of questions with at least one of the top k
+    passages containing one of the question's answer strings (after `normalize_answer`)."""
+    if len(ranked_texts) != len(answers):
+        raise ValueError(f"{len(ranked_texts)} rankings but {len(answers)} answer lists")
+    if not ranked_texts:
+        raise ValueError("no questions to score")
+    out = {f"accuracy@{k}": 0.0 for k in accuracy_at}
+    depth = max(accuracy_at)
+    for passages, golds in zip(ranked_texts, answers):
+        wanted = [a for a in (normalize_answer(g) for g in golds) if a]
+        first = next((r for r, text in enumerate(passages[:depth])
+                      if any(a in normalize_answer(text) for a in wanted)), None)
+        for k in accuracy_at:
+            out[f"accuracy@{k}"] += first is not None and first < k
+    return {key: value / len(ranked_texts) for key, value in out.items()}

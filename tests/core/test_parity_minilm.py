@@ -62,3 +62,29 @@ def test_jmteb_jsts_picks_cosine_and_equals_direct_computation(tmp_path, minilm_
     direct = spearmanr([r["label"] for r in rows], cosine).statistic
     assert abs(scores["metric_value"] - direct) <= 1e-6
     assert scores["metric_name"] == "spearman"
+
+
+def test_nanobeir_scifact_equals_sentence_transformers_evaluator(tmp_path, minilm_path, shared_data,
+                                                                 embedding_cache):
+    """protocol=nanobeir is sentence-transformers 6.2's InformationRetrievalEvaluator, key for key."""
+    from sentence_transformers.evaluation import InformationRetrievalEvaluator
+
+    out = tmp_path / "nanobeir"
+    assert main(["run", f"model.path={minilm_path}", "suite=offline_real", "tasks=[scifact]", "protocol=nanobeir",
+                 f"data_dir={shared_data}", f"output_dir={out}", f"cache_dir={embedding_cache}"]) == 0
+    ours = json.loads((out / "Retrieval" / "scores_scifact.json").read_text())["details"]["test_scores"]
+
+    def read(name):
+        return [json.loads(line) for line in (shared_data / "scifact" / f"{name}.jsonl").read_text().splitlines()]
+
+    corpus = {r["_id"]: (r["title"] + " " + r["text"]).strip() for r in read("corpus")}
+    queries = {r["_id"]: r["text"] for r in read("queries")}
+    relevant: dict[str, set] = {}
+    for r in read("qrels"):
+        relevant.setdefault(str(r["query-id"]), set()).add(str(r["corpus-id"]))
+    evaluator = InformationRetrievalEvaluator(queries, corpus, relevant, name="scifact", batch_size=32)
+    theirs = evaluator(SentenceTransformer(minilm_path, device="cpu"))
+    theirs = {key.removeprefix("scifact_"): value for key, value in theirs.items()}
+    assert set(ours) == set(theirs)
+    for key, value in theirs.items():
+        assert abs(ours[key] - value) <= 1e-6, key

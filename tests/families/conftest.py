@@ -21,7 +21,7 @@ class FakeEncoder:
 
     def __init__(self, vectors: dict[str, list[float]]):
         self.vectors = vectors
-        self.config = SimpleNamespace(similarity="cosine")
+        self.config = SimpleNamespace(similarity="cosine", max_length=None)
         self.calls: list[tuple[str, list[str]]] = []
 
     def prompt_for(self, role, task):
@@ -44,11 +44,17 @@ class TinyTask:
         self.root = root
 
     def make(self, name: str, family: str, category: str, files: dict[str, list[dict]],
-             splits: dict[str, str] | None = None, protocols: dict | None = None, params: dict | None = None):
+             splits: dict[str, str] | None = None, protocols: dict | None = None, params: dict | None = None,
+             columns: dict | None = None, schema: str | None = None):
         for stem, rows in files.items():
             write_jsonl(self.root / "data" / name / f"{stem}.jsonl", rows)
+        protocols = protocols or {"jmteb": {}}
         spec = {"name": name, "family": family, "category": category, "source": {"local": name},
-                "default_protocol": "jmteb", "protocols": protocols or {"jmteb": {}}}
+                "default_protocol": next(iter(protocols)), "protocols": protocols}
+        if schema:
+            spec["source"]["schema"] = schema
+        if columns:
+            spec["columns"] = columns
         if splits:
             spec["splits"] = splits
         if params:

@@ -1,0 +1,29 @@
+"""Suite-level aggregates computed from task results (never by re-evaluating)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from harness.results import TaskResult
+
+
+def nanobeir_keys(results: Sequence[TaskResult]) -> dict[str, float]:
+    """sentence-transformers' NanoBEIREvaluator output: `Nano<Name>_<fn>_<metric>@k` for every dataset and
+    `NanoBEIR_mean_<fn>_<metric>@k`, the unweighted mean over datasets of each metric."""
+    per_dataset = [r for r in results if r.protocol == "nanobeir"]
+    out: dict[str, float] = {}
+    for result in per_dataset:
+        name = result.provenance["protocol"]["params"].get("name") or result.task
+        for key, value in result.details["test_scores"].items():
+            out[f"{name}_{key}"] = value
+    if per_dataset:
+        for key in per_dataset[0].details["test_scores"]:
+            values = [r.details["test_scores"][key] for r in per_dataset if key in r.details["test_scores"]]
+            if len(values) == len(per_dataset):
+                out[f"NanoBEIR_mean_{key}"] = float(np.mean(values))
+    return out
+
+
+AGGREGATORS = {"nanobeir": ("nanobeir.json", nanobeir_keys)}
