@@ -178,9 +178,10 @@ def provenance(run_dir: Path, results: dict[str, TaskResult]) -> dict[str, Any]:
         "seed": first.get("seed"), "device": first.get("device"),
         "harness git revision": first.get("harness_git_revision"),
         "versions": ", ".join(f"{k} {v}" for k, v in first.get("versions", {}).items()),
-        "data": "; ".join(f"{t}: {r.provenance.get('dataset', {}).get('task_file')}"
-                          f" {json.dumps(r.provenance.get('dataset', {}).get('parts', {}), sort_keys=True)}"
-                          for t, r in results.items()),
+        "data": "; ".join(f"{t} ({r.provenance.get('dataset', {}).get('task_file')}): " + ", ".join(
+            f"{part} {info.get('where', info.get('path'))} {info.get('rows')} rows sha256 {str(info.get('sha256'))[:12]}"
+            if info.get("sha256") else f"{part} {json.dumps(info, sort_keys=True)}"
+            for part, info in r.provenance.get("dataset", {}).get("parts", {}).items()) for t, r in results.items()),
         "embedding cache": run.get("cache"),
     }
     return {k: v for k, v in out.items() if v not in (None, "", {})}
