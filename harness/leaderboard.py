@@ -293,17 +293,28 @@ def _datasets_table(scores: Scores, spec: Spec) -> Table:
 
 
 def build(spec: Spec, paths: list[Path]) -> tuple[list[Table], list[str]]:
-    """The tables of a spec from its own published sources plus the given result directories / files."""
-    defaults = [ROOT / s for s in spec.sources]
-    scores, sources = load_scores(defaults + list(paths))
-    extra, _ = load_scores(list(paths)) if paths else ({}, [])
+    """The tables of a spec from its own published sources plus the given result directories / files.
+
+    A run named like a published model is shown as "<name> (reproduced)", never in the published row's place.
+    """
+    scores, sources = load_scores([ROOT / s for s in spec.sources])
+    extra, extra_sources = load_scores(list(paths)) if paths else ({}, [])
+    extra_names = []
+    for name, summary in extra.items():
+        shown = f"{name} (reproduced)" if name in scores else name
+        scores[shown] = summary
+        extra_names.append(shown)
+    sources += extra_sources
     if spec.layout == "jmteb":
         return jmteb_tables(scores, spec), sources
-    if spec.layout == "categories":
-        return [_categories_table(scores, spec, list(extra) if spec.rows else list(scores))], sources
     if spec.layout == "columns":
-        return [_columns_table(scores, spec, list(extra) if spec.rows else list(scores))], sources
-    return [_datasets_table(scores, spec)], sources
+        return [_columns_table(scores, spec, extra_names if spec.rows else list(scores))], sources
+    if spec.layout == "datasets":
+        return [_datasets_table(scores, spec)], sources
+    table = _categories_table(scores, spec, extra_names if spec.rows else list(scores))
+    if not spec.rows:  # every model: best average first
+        table.rows = _sorted(table.rows)
+    return [table], sources
 
 
 def main(args: argparse.Namespace) -> int:

@@ -141,3 +141,17 @@ def test_bad_specs_and_sources_fail_with_one_line(tmp_path, capsys):
         load_scores([broken])
     assert main(["leaderboard", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_run_named_like_a_published_model_never_replaces_its_row(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    summary = json.loads((Path(__file__).resolve().parents[2] / "results" / "published" / "jmteb_v1.json")
+                         .read_text())["models"]["pkshatech/RoSEtta-base-ja"]
+    summary["STS"]["jsts"]["spearman"] = 0.5      # STS mean (0.5 + 0.8383) / 2 = 66.92
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "run.json").write_text(json.dumps({"model": {"name": "pkshatech/RoSEtta-base-ja"}}))
+    tables, _ = build(load_spec("rosetta_jmteb"), [run])
+    rows = {r[0]: r[1:] for r in formatted(tables[0])}
+    assert rows["RoSEtta"][:3] == ["72.45", "73.21", "81.39"]
+    assert rows["pkshatech/RoSEtta-base-ja (reproduced)"][2] == "66.92"
