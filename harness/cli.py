@@ -17,8 +17,10 @@ from harness.errors import HarnessError
 USAGE = """harness run [key=value ...]        evaluate a model on a suite (Hydra overrides)
 harness list models|tasks|suites   what is configured
 harness data export suite=S output=D [tasks=[a,b]]   hub data -> local layout
-harness leaderboard DIR [DIR ...]  JMTEB-style tables from result directories
-harness check --baseline B --results R [--tolerance T]   regression gate (exit 1 on a drop)"""
+harness leaderboard [DIR|FILE ...] [--table NAME]   JMTEB / model-card tables (conf/tables/NAME.yaml)
+harness check --baseline B --results R [--tolerance T] [--tolerance task=T]   regression gate (exit 1 on a drop)
+harness report DIR [--published FILE] [--compare DIR]   reproduced vs published, bootstrap intervals
+harness plot DIR|FILE [...] [--published FILE] --output DIR   PNG charts per category"""
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -64,6 +66,18 @@ def _check(args: argparse.Namespace) -> int:
     return check_main(args)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from harness.report import main as report_main
+
+    return report_main(args)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from harness.plot import main as plot_main
+
+    return plot_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", usage=USAGE,
                                      description="Reproduction harness for Japanese text-embedding benchmarks.")
@@ -79,16 +93,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["export"])
     p.add_argument("options", nargs="*")
     p.set_defaults(func=_data)
-    p = sub.add_parser("leaderboard", help="render tables from result directories")
-    p.add_argument("dirs", nargs="+", type=Path)
+    p = sub.add_parser("leaderboard", help="render tables from result directories and published references")
+    p.add_argument("dirs", nargs="*", type=Path, help="result directories, summary.json or published files")
+    p.add_argument("--table", default=None, help="a table spec: conf/tables/NAME.yaml or a path (default: JMTEB)")
     p.add_argument("--format", choices=["md", "csv", "json"], default="md")
     p.add_argument("--output", type=Path, default=None)
     p.set_defaults(func=_leaderboard)
     p = sub.add_parser("check", help="fail when a main metric drops beyond tolerance")
     p.add_argument("--baseline", type=Path, required=True)
     p.add_argument("--results", type=Path, required=True)
-    p.add_argument("--tolerance", type=float, default=1e-4)
+    p.add_argument("--tolerance", action="append", default=None,
+                   help="global (1e-4) or per task (jsts=2e-4); repeatable")
     p.set_defaults(func=_check)
+    p = sub.add_parser("report", help="reproduced vs published, with bootstrap intervals and provenance")
+    p.add_argument("results", type=Path)
+    p.add_argument("--published", type=Path, default=None, help="a published file in results/published/")
+    p.add_argument("--model", default=None, help="the model's name in a multi-model published file")
+    p.add_argument("--tolerance", action="append", default=None,
+                   help="global (1e-4) or per task (jsts=2e-4); repeatable; the published file's _tolerance applies")
+    p.add_argument("--compare", type=Path, default=None, help="another run of the same suite: paired bootstrap")
+    p.add_argument("--resamples", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (recorded in the report)")
+    p.add_argument("--output", type=Path, default=None, help="default: <results>/report.md (+ report.json)")
+    p.set_defaults(func=_report)
+    p = sub.add_parser("plot", help="PNG charts per category: reproduced vs published, models side by side")
+    p.add_argument("sources", nargs="+", type=Path, help="result directories, summary.json or published files")
+    p.add_argument("--published", type=Path, action="append", default=[],
+                   help="published file(s) drawn beside the runs")
+    p.add_argument("--models", default=None, help="comma-separated models to draw from the published files")
+    p.add_argument("--output", type=Path, required=True, help="directory for the PNG files")
+    p.set_defaults(func=_plot)
     return parser
 
 

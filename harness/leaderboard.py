@@ -1,84 +1,332 @@
-"""`harness leaderboard`: JMTEB-style tables read from result directories (never re-evaluates).
+"""`harness leaderboard`: tables from result directories and published references (never re-evaluates).
 
-Summary table: one row per model, `Avg.` = mean over all datasets (JMTEB's micro average since 2024-09),
-one column per category = mean of its datasets; rows sorted by the unrounded average, the best value of
-each column in bold, values shown as f"{x*100:.2f}" like JMTEB's make_leaderboard.
+Two layouts, chosen by a table spec (conf/tables/<name>.yaml; see conf/tables/README.md):
+
+* `jmteb`: JMTEB's leaderboard.md — a Summary table (one column per category = mean of its datasets, `Avg.`
+  micro = mean over all datasets, or macro = mean of the category means) and one table per category; rows
+  sorted by the unrounded average (stable), the maximum of each column in bold, cells f"{x*100:.2f}".
+* card layouts: `categories` (a card's JMTEB table), `columns` (one column per dataset/metric, e.g. RoSEtta's
+  retrieval table) and `datasets` (one model, one row per dataset plus a mean row, e.g. SSE's NanoBEIR-ja).
+
+Every table says under it which averaging rule produced its averages.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from harness.atomic import write_text
-from harness.check import read_summary  # noqa: F401  (same file format)
-from harness.errors import HarnessError
-from harness.taskspec import CATEGORIES
+from harness.check import load_json_object
+from harness.errors import HarnessError, one_of
+from harness.paths import ROOT
 
-# JMTEB's leaderboard column order (v1); categories absent from every model are dropped.
-ORDER = ("Retrieval", "STS", "Classification", "Reranking", "Clustering", "PairClassification")
+# model -> category -> task -> metric -> value (first metric = the task's main metric)
+Scores = dict[str, dict[str, dict[str, dict[str, float]]]]
 
-
-def load(dirs: list[Path]) -> dict[str, dict[str, dict[str, float]]]:
-    """model name -> {category: {task: value}} from each directory's summary.json (and run.json for the name)."""
-    models = {}
-    for d in dirs:
-        summary_file = d / "summary.json" if d.is_dir() else d
-        if not summary_file.is_file():
-            raise HarnessError(f"{summary_file}: no summary.json")
-        summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        run = summary_file.parent / "run.json"
-        name = json.loads(run.read_text(encoding="utf-8"))["model"]["name"] if run.is_file() else summary_file.parent.name
-        models[name] = {c: {t: next(iter(m.values())) for t, m in tasks.items()} for c, tasks in summary.items()}
-    return models
+SPEC_DIR = ROOT / "conf" / "tables"
+AVERAGING = {
+    "micro": "micro average: mean over all datasets",
+    "macro": "macro average: mean of the category means (each category = mean of its datasets)",
+    "none": "no average: each cell is one published or reproduced figure",
+}
+LAYOUTS = ("jmteb", "categories", "columns", "datasets")
 
 
-def table(models: dict[str, dict[str, dict[str, float]]]) -> tuple[list[str], list[list]]:
-    categories = [c for c in ORDER if any(c in m for m in models.values())]
-    rows = []
+# ------------------------------------------------------------------------------------------ sources ----
+def load_scores(paths: list[Path]) -> tuple[Scores, list[str]]:
+    """Scores of every model in the given result directories / summary.json / published files, and their sources.
+
+    A published file holds {"_source": ..., "models": {model: summary}} or one model's summary with a `_source`
+    (and optionally `_model`); a result directory's model name comes from its run.json.
+    """
+    scores: Scores = {}
+    sources = []
+    for path in paths:
+        try:
+            file, data = load_json_object(Path(path))
+        except HarnessError:
+            if Path(path).is_dir() or Path(path).is_file():
+                raise
+            raise HarnessError(f"{path}: no such result directory, summary.json or published file") from None
+        sources.append(data.get("_source", str(file)))
+        if "models" in data:
+            for name, summary in data["models"].items():
+                scores[name] = _summary(summary, f"{file}: field 'models.{name}'")
+        else:
+            scores[_model_name(file, data)] = _summary(data, str(file))
+    return scores, sources
+
+
+def _model_name(file: Path, data: dict) -> str:
+    if "_model" in data:
+        return data["_model"]
+    run = file.parent / "run.json"
+    if run.is_file():
+        try:
+            return json.loads(run.read_text(encoding="utf-8"))["model"]["name"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise HarnessError(f"{run}: field 'model.name' missing or unreadable") from None
+    return file.parent.name if file.name == "summary.json" else file.stem
+
+
+def _summary(data: Any, where: str) -> dict[str, dict[str, dict[str, float]]]:
+    if not isinstance(data, dict):
+        raise HarnessError(f"{where}: expected {{Category: {{task: {{metric: value}}}}}}")
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for category, tasks in data.items():
+        if category.startswith("_"):
+            continue
+        if not isinstance(tasks, dict):
+            raise HarnessError(f"{where}: field '{category}' must map tasks to metrics")
+        for task, metrics in tasks.items():
+            if not isinstance(metrics, dict) or not metrics:
+                raise HarnessError(f"{where}: field '{category}.{task}' must map metric names to values")
+            for metric, value in metrics.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise HarnessError(f"{where}: field '{category}.{task}.{metric}' must be a number")
+            out.setdefault(category, {})[task] = {m: float(v) for m, v in metrics.items()}
+    return out
+
+
+def main_value(metrics: dict[str, float]) -> tuple[str, float]:
+    return next(iter(metrics.items()))
+
+
+# ------------------------------------------------------------------------------------------- specs ----
+@dataclass(frozen=True)
+class Spec:
+    """A table layout as data (conf/tables/<name>.yaml)."""
+
+    name: str
+    layout: str
+    title: str = ""
+    sources: tuple[str, ...] = ()        # published files read by default, relative to the repository root
+    averaging: str = "micro"             # micro | macro | none
+    categories: tuple[str, ...] = ("Retrieval", "STS", "Classification", "Reranking", "Clustering",
+                                   "PairClassification")
+    rows: tuple[str, ...] = ()           # models (or datasets) in this order; empty = every model, sorted
+    labels: dict[str, str] = field(default_factory=dict)    # model/dataset -> label printed in the card
+    columns: tuple[dict, ...] = ()       # layouts columns/datasets: [{task?, metric, label}]
+    model: str = ""                      # layout datasets: the one model
+    mean_row: str = ""                   # layout datasets: label of the mean row (printed first)
+    aliases: dict[str, str] = field(default_factory=dict)   # layout jmteb: dataset -> shown name
+    align: str = "left"                  # layout jmteb: left (JMTEB 1.3) | center (JMTEB 1.4)
+    same_structure_as: str = ""          # layout jmteb: drop models whose datasets differ from this model's
+    read_order: tuple[str, ...] = ()     # layout jmteb: models read first, in this order (decides exact ties)
+    scale: float = 100.0
+    decimals: int = 2
+    bold: bool = True
+    source_file: str = ""
+
+
+def load_spec(name_or_path: str) -> Spec:
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = SPEC_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise one_of("table", name_or_path, [p.stem for p in SPEC_DIR.glob("*.yaml")])
+    if not path.is_file():
+        raise HarnessError(f"{path}: no such table spec")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    known = set(Spec.__dataclass_fields__) - {"name", "source_file"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise HarnessError(f"{path}: unknown field '{unknown[0]}'; valid: {', '.join(sorted(known))}")
+    if data.get("layout") not in LAYOUTS:
+        raise HarnessError(f"{path}: field 'layout' must be one of {', '.join(LAYOUTS)}, got {data.get('layout')!r}")
+    if data.get("averaging", "micro") not in AVERAGING:
+        raise HarnessError(f"{path}: field 'averaging' must be one of {', '.join(AVERAGING)}")
+    for key in ("sources", "categories", "rows", "columns", "read_order"):
+        if key in data:
+            data[key] = tuple(data[key])
+    return Spec(name=path.stem, source_file=str(path), **data)
+
+
+DEFAULT_SPEC = Spec(name="jmteb", layout="jmteb", title="Leaderboard")
+
+
+# ------------------------------------------------------------------------------------------ tables ----
+@dataclass
+class Table:
+    """Rows of unscaled values; the first cell of each row is its label. `note` names the averaging rule."""
+
+    title: str
+    header: list[str]
+    rows: list[list]
+    note: str
+    spec: Spec
+
+    def to_json(self) -> dict:
+        return {"title": self.title, "note": self.note, "header": self.header,
+                "rows": [dict(zip(self.header, r)) for r in self.rows]}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def average(per_category: dict[str, list[float]], rule: str) -> float:
+    """micro: mean over all datasets; macro: mean of the category means."""
+    if rule == "micro":
+        return _mean([v for values in per_category.values() for v in values])
+    if rule == "macro":
+        return _mean([_mean(values) for values in per_category.values()])
+    raise HarnessError(f"unknown averaging rule '{rule}'; valid: micro, macro")
+
+
+def jmteb_tables(scores: Scores, spec: Spec) -> list[Table]:
+    """JMTEB's Summary table and one table per category, as its make_leaderboard renders them."""
+    first = [m for m in spec.read_order if m in scores]
+    models = {m: scores[m] for m in first + [m for m in scores if m not in first]}
+    if spec.same_structure_as:
+        if spec.same_structure_as not in models:
+            raise HarnessError(f"{spec.source_file}: field 'same_structure_as' names {spec.same_structure_as}, "
+                               "which no source holds")
+        shape = _shape(models[spec.same_structure_as])
+        models = {m: s for m, s in models.items() if _shape(s) == shape}
+    present = [c for c in spec.categories if any(c in s for s in models.values())]
+    note = f"Avg.: {AVERAGING[spec.averaging]}; category columns: mean of the category's datasets"
+    tables = []
+    summary_rows = []
     for name, cats in models.items():
-        values = [v for c in categories for v in cats.get(c, {}).values()]
-        avg = sum(values) / len(values) if values else float("nan")
-        rows.append([name, avg] + [_mean(cats.get(c, {}).values()) for c in categories])
-    rows.sort(key=lambda r: r[1], reverse=True)
-    return ["Model", "Avg."] + categories, rows
+        if not all(c in cats for c in present):
+            continue
+        per_category = {c: [main_value(m)[1] for m in cats[c].values()] for c in present}
+        # the average runs over every category the model has, as JMTEB's Summary does
+        all_cats = {c: [main_value(m)[1] for m in t.values()] for c, t in cats.items()}
+        summary_rows.append([name, average(all_cats, spec.averaging)] + [_mean(per_category[c]) for c in present])
+    tables.append(Table("Summary", ["Model", "Avg."] + present, _sorted(summary_rows), note, spec))
+    for category in present:
+        having = [(n, c[category]) for n, c in models.items() if category in c]
+        columns = [_jmteb_column(spec, task, metrics) for task, metrics in having[0][1].items()]
+        rows = []
+        for name, tasks in having:
+            cells = {_jmteb_column(spec, t, m): main_value(m)[1] for t, m in tasks.items()}
+            if all(col in cells for col in columns):
+                values = [cells[col] for col in columns]
+                rows.append([name, _mean(values)] + values)
+        tables.append(Table(category, ["Model", "Avg."] + columns, _sorted(rows),
+                            "Avg.: mean of the category's datasets", spec))
+    return tables
 
 
-def _mean(values) -> float | None:
-    values = list(values)
-    return sum(values) / len(values) if values else None
+def _shape(summary: dict) -> dict[str, set]:
+    return {c: set(t) for c, t in summary.items()}
 
 
-def markdown(header: list[str], rows: list[list]) -> str:
-    best = [max((r[i] for r in rows if r[i] is not None), default=None) for i in range(len(header))]
-    cells = [[r[0]] + [("" if v is None else (f"**{v * 100:.2f}**" if v == best[i] else f"{v * 100:.2f}"))
-                       for i, v in enumerate(r) if i > 0] for r in rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *cells)]
-    line = lambda xs: "| " + " | ".join(str(x).ljust(w) for x, w in zip(xs, widths)) + " |"  # noqa: E731
-    sep = "|" + "|".join(":" + "-" * (w + 1) for w in widths) + "|"
-    return "\n".join([line(header), sep] + [line(c) for c in cells]) + "\n"
+def _jmteb_column(spec: Spec, task: str, metrics: dict[str, float]) -> str:
+    return f"{spec.aliases.get(task, task)}<br>({main_value(metrics)[0]})"
+
+
+def _sorted(rows: list[list]) -> list[list]:
+    return sorted(rows, key=lambda r: r[1], reverse=True)  # stable: equal averages keep source order
+
+
+def card_table(scores: Scores, spec: Spec) -> Table:
+    if spec.layout == "categories":
+        return _categories_table(scores, spec)
+    if spec.layout == "columns":
+        return _columns_table(scores, spec)
+    if spec.layout == "datasets":
+        return _datasets_table(scores, spec)
+    raise HarnessError(f"{spec.source_file}: layout '{spec.layout}' is not a card layout")
+
+
+def _row_models(scores: Scores, spec: Spec, extra: list[str]) -> list[str]:
+    names = list(spec.rows) + [m for m in extra if m not in spec.rows]
+    missing = [m for m in names if m not in scores]
+    if missing:
+        raise HarnessError(f"{spec.source_file}: field 'rows' names {missing[0]}, which no source holds")
+    return names
+
+
+def _categories_table(scores: Scores, spec: Spec, extra: list[str] = ()) -> Table:
+    rows = []
+    for name in _row_models(scores, spec, list(extra)):
+        cats = scores[name]
+        absent = [c for c in spec.categories if c not in cats]
+        if absent:
+            raise HarnessError(f"{spec.source_file}: model {name} has no {absent[0]} results")
+        per_category = {c: [main_value(m)[1] for m in cats[c].values()] for c in spec.categories}
+        rows.append([spec.labels.get(name, name), average(per_category, spec.averaging)]
+                    + [_mean(per_category[c]) for c in spec.categories])
+    note = f"Avg.: {AVERAGING[spec.averaging]}; category columns: mean of the category's datasets"
+    return Table(spec.title, ["Model", "Avg."] + list(spec.categories), rows, note, spec)
+
+
+def _cell(scores: Scores, name: str, task: str, metric: str, spec: Spec) -> float | None:
+    for tasks in scores[name].values():
+        if task in tasks:
+            if metric not in tasks[task]:
+                raise HarnessError(f"{spec.source_file}: model {name} has no metric '{metric}' for task {task}")
+            return tasks[task][metric]
+    return None
+
+
+def _columns_table(scores: Scores, spec: Spec, extra: list[str] = ()) -> Table:
+    rows = []
+    for name in _row_models(scores, spec, list(extra)):
+        rows.append([spec.labels.get(name, name)]
+                    + [_cell(scores, name, c["task"], c["metric"], spec) for c in spec.columns])
+    return Table(spec.title, ["Model"] + [c["label"] for c in spec.columns], rows,
+                 AVERAGING["none"] if spec.averaging == "none" else AVERAGING[spec.averaging], spec)
+
+
+def _datasets_table(scores: Scores, spec: Spec) -> Table:
+    if spec.model not in scores:
+        raise HarnessError(f"{spec.source_file}: field 'model' names {spec.model}, which no source holds")
+    tasks = {t: m for cats in scores[spec.model].values() for t, m in cats.items()}
+    names = list(spec.rows) or list(tasks)
+    rows = [[spec.labels.get(t, t)] + [tasks[t].get(c["metric"]) for c in spec.columns] for t in names]
+    if spec.mean_row:
+        means = [_mean([tasks[t][c["metric"]] for t in names]) for c in spec.columns]
+        rows.insert(0, [spec.mean_row] + means)
+    note = (f"{spec.mean_row}: mean over the {len(names)} datasets (micro average)" if spec.mean_row
+            else AVERAGING["none"])
+    return Table(spec.title, ["Dataset"] + [c["label"] for c in spec.columns], rows, note, spec)
+
+
+def build(spec: Spec, paths: list[Path]) -> tuple[list[Table], list[str]]:
+    """The tables of a spec from its own published sources plus the given result directories / files.
+
+    A run named like a published model is shown as "<name> (reproduced)", never in the published row's place.
+    """
+    scores, sources = load_scores([ROOT / s for s in spec.sources])
+    extra, extra_sources = load_scores(list(paths)) if paths else ({}, [])
+    extra_names = []
+    for name, summary in extra.items():
+        shown = f"{name} (reproduced)" if name in scores else name
+        scores[shown] = summary
+        extra_names.append(shown)
+    sources += extra_sources
+    if spec.layout == "jmteb":
+        return jmteb_tables(scores, spec), sources
+    if spec.layout == "columns":
+        return [_columns_table(scores, spec, extra_names if spec.rows else list(scores))], sources
+    if spec.layout == "datasets":
+        return [_datasets_table(scores, spec)], sources
+    table = _categories_table(scores, spec, extra_names if spec.rows else list(scores))
+    if not spec.rows:  # every model: best average first
+        table.rows = _sorted(table.rows)
+    return [table], sources
 
 
 def main(args: argparse.Namespace) -> int:
-    header, rows = table(load(args.dirs))
-    if args.format == "md":
-        text = "## Summary\n\n" + markdown(header, rows)
-    elif args.format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        writer.writerows(rows)
-        text = buffer.getvalue()
-    else:
-        text = json.dumps([dict(zip(header, r)) for r in rows], indent=2) + "\n"
+    from harness.leaderboard_render import render
+
+    spec = load_spec(args.table) if args.table else DEFAULT_SPEC
+    if not args.dirs and not spec.sources:
+        raise HarnessError("harness leaderboard: give result directories or published files, or --table NAME")
+    tables, sources = build(spec, args.dirs)
+    text = render(tables, args.format, sources)
     if args.output:
         write_text(args.output, text)
     else:
         print(text, end="")
     return 0
-
-
-assert set(ORDER) == set(CATEGORIES)

@@ -21,6 +21,14 @@ class Outcome:
     details: dict[str, Any]
 
 
+def with_per_item(details: dict[str, Any], statistic: str, ids=None, **arrays) -> dict[str, Any]:
+    """details plus `per_item`: what the main metric is computed from (pairs or queries), for bootstrap
+    intervals in reports (harness.scoring.bootstrap); base64 float64, so score files stay compact and exact."""
+    from harness.scoring.bootstrap import pack
+
+    return {**details, "per_item": pack(statistic, ids=ids, **arrays)}
+
+
 @dataclass
 class Context:
     data: DataSource

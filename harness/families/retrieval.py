@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Family, Outcome, pick_best, texts_of
+from harness.families.base import Context, Family, Outcome, pick_best, texts_of, with_per_item
 from harness.scoring.retrieval import (answer_accuracy, extra_metrics, graded_ndcg, jmteb_metrics, st_metrics,
                                        trec_metrics)
 from harness.search import rerank, top_k
@@ -166,7 +166,12 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
                            map_at=tuple(params["map_at"]))
     details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
                "extra_scores": {chosen: extras}}
-    return Outcome(params["main_metric"], test[params["main_metric"]], details)
+    split = queries[params["split"]]
+    # the main metric per query (its mean is the score), for bootstrap intervals in reports
+    per_query = [jmteb_metrics([r], [rel], ndcg_at=tuple(params["ndcg_at"]), accuracy_at=tuple(params["accuracy_at"]),
+                               mrr_at=params["mrr_at"])[params["main_metric"]] for r, rel in zip(ranked, split.relevant)]
+    return Outcome(params["main_metric"], test[params["main_metric"]],
+                   with_per_item(details, "mean", ids=split.ids, values=per_query))
 
 
 def _evaluate_mteb(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) -> Outcome:
@@ -185,7 +190,11 @@ def _evaluate_mteb(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: 
     scores_all = trec_metrics(run, qrels, k_values=tuple(params["k_values"]), round_to=params["round_to"])
     details = {"similarity": similarity, "split": task.splits.get(params["split"], params["split"]),
                "queries": len(run), "test_scores": scores_all}
-    return Outcome(params["main_metric"], scores_all[params["main_metric"]], details)
+    # unrounded per-query values of the main metric, for bootstrap intervals in reports
+    per_query = [trec_metrics({q: run[q]}, {q: qrels[q]}, k_values=tuple(params["k_values"]), round_to=None)
+                 [params["main_metric"]] for q in run]
+    return Outcome(params["main_metric"], scores_all[params["main_metric"]],
+                   with_per_item(details, "mean", ids=list(run), values=per_query))
 
 
 def _evaluate_st(params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) -> Outcome:

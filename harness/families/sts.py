@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.families.base import Context, Family, Outcome, pick_best, texts_of
+from harness.families.base import Context, Family, Outcome, pick_best, texts_of, with_per_item
 from harness.pairwise import sts_similarity
 from harness.scoring.sts import correlations
 from harness.taskspec import TaskSpec
@@ -42,19 +42,23 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     main = params["main_metric"]
     if params["select_on"] is None:  # single-split protocols (mteb, card tables)
         e1, e2, gold = _encode_split(task, params["split"], ctx)
-        scores = {}
+        scores, similarities = {}, {}
         for name in params["similarities"]:
-            for metric, value in correlations(gold, sts_similarity(e1, e2, name)).items():
+            similarities[name] = sts_similarity(e1, e2, name)
+            for metric, value in correlations(gold, similarities[name]).items():
                 scores[f"{name}_{metric}"] = value
-        return Outcome(main, scores[main], {"split": task.splits.get(params["split"], params["split"]),
-                                            "test_scores": scores})
+        details = {"split": task.splits.get(params["split"], params["split"]), "test_scores": scores}
+        similarity, _, statistic = main.rpartition("_")
+        return Outcome(main, scores[main], with_per_item(details, statistic, gold=gold,
+                                                         predicted=similarities[similarity]))
     v1, v2, v_gold = _encode_split(task, params["select_on"], ctx)
     val_scores = {name: correlations(v_gold, sts_similarity(v1, v2, name)) for name in params["similarities"]}
     chosen = pick_best(val_scores, main)
     t1, t2, t_gold = _encode_split(task, params["split"], ctx)
-    test = correlations(t_gold, sts_similarity(t1, t2, chosen))
+    predicted = sts_similarity(t1, t2, chosen)
+    test = correlations(t_gold, predicted)
     details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test}}
-    return Outcome(main, test[main], details)
+    return Outcome(main, test[main], with_per_item(details, main, gold=t_gold, predicted=predicted))
 
 
 STS = Family(
