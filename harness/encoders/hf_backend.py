@@ -28,7 +28,7 @@ class Loaded:
     pooling: str
     include_prompt: bool
     normalize: bool  # a Normalize module follows pooling
-    inputs: frozenset[str]  # keyword arguments the model's forward accepts
+    inputs: frozenset[str] | None  # keyword arguments the model's forward accepts; None = any (**kwargs)
     device: str
     default_prompt: str | None  # config_sentence_transformers.json's default_prompt_name, used when none is set
 
@@ -73,7 +73,8 @@ def _load(config: EncoderConfig) -> Loaded:
         tokenizer.model_max_length = max_length  # what sentence-transformers' max_seq_length sets
     device = resolve_device(config.device)
     model.to(device).eval()
-    inputs = frozenset(inspect.signature(model.forward).parameters)
+    parameters = inspect.signature(model.forward).parameters.values()
+    inputs = None if any(p.kind is p.VAR_KEYWORD for p in parameters) else frozenset(p.name for p in parameters)
     return Loaded(tokenizer, model, pooling, include_prompt, any(k == "Normalize" for k in kinds), inputs, device,
                   model_files.default_prompt(directory))
 
@@ -152,7 +153,8 @@ class TransformersEncoder(BatchedEncoder):
 
         loaded = self.loaded
         features = loaded.tokenizer(texts, padding=True, truncation="longest_first", return_tensors="pt")
-        features = {k: v.to(loaded.device) for k, v in features.items() if k in loaded.inputs}
+        features = {k: v.to(loaded.device) for k, v in features.items()
+                    if loaded.inputs is None or k in loaded.inputs}
         with torch.inference_mode():
             tokens = loaded.model(**features)[0]
             mask = features["attention_mask"]

@@ -61,6 +61,7 @@ class OpenAIEncoder:
         self.api = {**DEFAULTS, **check_fields(dict(config.api), API_FIELDS, f"model {config.name}", "api.")}
         self.sleep: Callable[[float], None] = time.sleep  # tests replace it
         self._encoding = None
+        self._key()  # a missing key stops the run at start, before any data is loaded
 
     def prompt_for(self, role: str, task: TaskSpec) -> str | None:
         return None  # JMTEB's OpenAI embedder ignores prefixes

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from harness.encoders.base import EncoderConfig, build_encoder
+from harness.errors import HarnessError
 from harness.taskspec import load_task
 from tests.encoders.conftest import TEXTS
 
@@ -84,3 +85,31 @@ def test_normalize_option_equals_sentence_transformers(tiny_models):
     ours = build_encoder(config(path, "transformers", normalize=True)).encode(TEXTS, role="query", task=task)
     assert_close(ours, reference(path, TEXTS, PROMPTS["STS"], normalize=True))
     assert np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["transformers", "sentence_transformers"])
+def test_add_eos_appends_the_eos_token_as_jmteb_does(tiny_models, backend):
+    """JMTEB's add_eos: the tokenizer's EOS token appended to the text, then encoded as usual."""
+    path = tiny_models("llama", pooling="lasttoken", include_prompt=False, padding_side="left")
+    task = load_task("jaquad_retrieval")
+    ours = build_encoder(config(path, backend, add_eos=True)).encode(TEXTS, role="query", task=task)
+    assert_close(ours, reference(path, [t + "</s>" for t in TEXTS], PROMPTS["query"]))
+    plain = build_encoder(config(path, backend)).encode(TEXTS, role="query", task=task)
+    assert np.abs(ours - plain).max() > 1e-3  # the EOS token really changed the last-token vectors
+
+
+def test_plain_transformers_directory_uses_the_configured_pooling(tiny_models):
+    """No modules.json: pooling and max length come from the model config (here: the ST model's own)."""
+    st_dir = tiny_models("bert", pooling="cls")
+    task = load_task("jsts")
+    encoder = build_encoder(config(st_dir.parent / "hf", "transformers", pooling="cls", max_length=64))
+    assert_close(encoder.encode(TEXTS, role="query", task=task), reference(st_dir, TEXTS, PROMPTS["STS"]))
+    with pytest.raises(HarnessError, match="field 'pooling' is required"):
+        build_encoder(config(st_dir.parent / "hf", "transformers")).encode(TEXTS, role="query", task=task)
+
+
+@pytest.mark.parametrize("backend", ["transformers", "sentence_transformers"])
+def test_pooling_contradicting_the_model_stops(tiny_models, backend):
+    encoder = build_encoder(config(tiny_models("bert", pooling="mean"), backend, pooling="cls"))
+    with pytest.raises(HarnessError, match="field 'pooling' is 'cls' but the model's own Pooling module uses 'mean'"):
+        encoder.encode(TEXTS, role="query", task=load_task("jsts"))

@@ -127,7 +127,7 @@ def test_bad_key_stops_without_leaking_it(stub, caplog):
 def test_missing_key_names_the_variable(stub, monkeypatch):
     monkeypatch.delenv("STUB_KEY")
     with pytest.raises(HarnessError, match="field 'api.key_env': environment variable STUB_KEY is not set"):
-        encoder_for(stub).encode(["a"], role="query", task=load_task("jsts"))
+        encoder_for(stub)
     assert stub.requests == []
 
 
