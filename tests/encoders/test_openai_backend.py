@@ -134,3 +134,22 @@ def test_missing_key_names_the_variable(stub, monkeypatch):
 def test_overlong_text_without_tokenizer_is_refused(stub):
     with pytest.raises(HarnessError, match="may exceed 10 tokens"):
         encoder_for(stub, max_tokens_per_text=10).encode(["x" * 11], role="query", task=load_task("jsts"))
+
+
+def test_run_through_the_cli_keeps_the_key_out_of_every_file(stub, tmp_path, capsys):
+    from harness.cli import main
+    from tests.core.test_end_to_end_tiny import _make_data
+
+    _make_data(tmp_path / "data")
+    out = tmp_path / "out"
+    code = main(["run", "model=openai-text-embedding-3-small", f"model.api.base_url={stub.url}",
+                 "model.api.key_env=STUB_KEY", "model.api.tokenizer=null", f"data_dir={tmp_path / 'data'}",
+                 "tasks=[jsts]", "protocol=mteb", f"output_dir={out}", f"cache_dir={tmp_path / 'cache'}",
+                 "encode.show_progress=false"])
+    assert code == 0
+    assert stub.requests and all(r["body"]["dimensions"] == 1536 for r in stub.requests)
+    files = [p for p in out.rglob("*") if p.is_file()] + [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert len(files) >= 3
+    assert all(KEY.encode() not in p.read_bytes() for p in files)
+    captured = capsys.readouterr()
+    assert KEY not in captured.out + captured.err
