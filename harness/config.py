@@ -12,7 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from harness.encoders.base import BACKENDS, DTYPES, EncoderConfig
+from harness.encoders.base import BACKENDS, DTYPES, POOLINGS, EncoderConfig
 from harness.errors import HarnessError, one_of
 from harness.paths import CONF_DIR
 from harness.prompts import check_prompt_keys
@@ -26,12 +26,13 @@ _MODEL_FIELDS = {
     "pooling": (str, False), "normalize": (bool, False), "max_length": (int, False), "dtype": (str, False),
     "similarity": (str, False), "trust_remote_code": (bool, False), "prompts": (dict, False),
     "description": (str, False), "prompt_profile": (str, False),
+    "add_eos": (bool, False), "truncate_dims": (list, False), "api": (dict, False),
 }
 _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (str, False),
                  "tasks": (list, True), "hub_overrides": (dict, False), "aggregate": (str, False)}
 AGGREGATES = ("nanobeir",)
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
-                  "normalize": (bool, False), "show_progress": (bool, False)}
+                  "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False)}
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
                "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
@@ -117,7 +118,13 @@ def plan(cfg: DictConfig) -> RunPlan:
     similarity = model.get("similarity") or "cosine"
     if similarity not in SIMILARITIES:
         raise one_of("similarity", similarity, list(SIMILARITIES), where=f"{model_file}: field 'similarity'")
+    if model.get("pooling") is not None and model["pooling"] not in POOLINGS:
+        raise one_of("pooling", model["pooling"], list(POOLINGS), where=f"{model_file}: field 'pooling'")
     check_prompt_keys(model.get("prompts") or {}, task_names(), model_file)
+    if model.get("api") is not None:
+        from harness.encoders.openai_backend import API_FIELDS
+
+        check_fields(model["api"], API_FIELDS, model_file, "api.")
     suite = data["suite"]
     suite_file = CONF_DIR / "suite" / f"{suite.get('name', '?')}.yaml"
     check_fields(suite, _SUITE_FIELDS, suite_file)
@@ -125,6 +132,7 @@ def plan(cfg: DictConfig) -> RunPlan:
     dtype = encode.get("dtype") or model.get("dtype") or "float32"
     if dtype not in DTYPES:
         raise one_of("dtype", dtype, list(DTYPES), where="field 'encode.dtype'")
+    truncate_dims = _truncate_dims(encode.get("truncate_dims") or model.get("truncate_dims") or [], model_file)
     protocol = data.get("protocol") or suite.get("protocol")
     if protocol is not None and protocol not in PROTOCOLS:
         raise one_of("protocol", protocol, list(PROTOCOLS), where="field 'protocol'")
@@ -156,6 +164,7 @@ def plan(cfg: DictConfig) -> RunPlan:
         trust_remote_code=bool(model.get("trust_remote_code")), prompts=dict(model.get("prompts") or {}),
         batch_size=encode.get("batch_size") or 32, device=data.get("device") or "auto",
         show_progress=encode.get("show_progress", True),
+        add_eos=bool(model.get("add_eos")), truncate_dims=truncate_dims, api=dict(model.get("api") or {}),
     )
     data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
     if data_dir is not None and not data_dir.is_dir():
@@ -166,3 +175,9 @@ def plan(cfg: DictConfig) -> RunPlan:
                    aggregate=suite.get("aggregate"),
                    output_dir=Path(output).expanduser(), cache_dir=cache_dir, seed=int(data.get("seed") or 0),
                    device=encoder.device, overwrite=bool(data.get("overwrite")), model_file=model_file)
+
+
+def _truncate_dims(dims: list, model_file: str) -> tuple[int, ...]:
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims) or len(set(dims)) != len(dims):
+        raise HarnessError(f"{model_file}: field 'truncate_dims' must list distinct positive integers, got {dims}")
+    return tuple(dims)

@@ -6,23 +6,53 @@ import yaml
 
 from harness.config import group_names
 from harness.paths import CONF_DIR
-from harness.taskspec import load_task, task_names
+from harness.prompts import ROLES, resolve_prompt
+from harness.taskspec import CATEGORIES, load_task, task_names
+
+# Which roles a task type encodes: retrieval and reranking have two sides, the rest encode texts as queries.
+_CATEGORY_ROLES = {"Retrieval": ROLES, "Reranking": ROLES}
 
 
 def _yaml(group: str, name: str) -> dict:
     return yaml.safe_load((CONF_DIR / group / f"{name}.yaml").read_text(encoding="utf-8")) or {}
 
 
+def model_prompts(model: dict) -> tuple[str | None, dict[str, str]]:
+    """(profile name, prompts) as Hydra composes them: the profile of `defaults`, then the file's own keys."""
+    profile = None
+    for entry in model.get("defaults") or []:
+        if isinstance(entry, dict) and "prompts" in entry:
+            profile = entry["prompts"]
+    prompts = dict(_yaml("model/prompts", profile)) if profile else {}
+    prompts.update(model.get("prompts") or {})
+    return profile, prompts
+
+
+def _show(prompt: str | None) -> str:
+    return "none" if prompt is None else repr(prompt)
+
+
 def list_models() -> None:
     for name in group_names("model"):
         model = _yaml("model", name)
+        profile, prompts = model_prompts(model)
+        extras = [f"pooling {model.get('pooling') or 'model default'}",
+                  f"remote code {'allowed' if model.get('trust_remote_code') else 'refused'}"]
+        if model.get("truncate_dims"):
+            extras.append(f"truncate_dims {model['truncate_dims']}")
         print(f"{name}: {model.get('path')} (backend {model.get('backend')}, dtype {model.get('dtype', 'float32')}, "
-              f"max_length {model.get('max_length') or 'model default'})")
-        prompts = model.get("prompts") or {}
+              f"max_length {model.get('max_length') or 'model default'}, {', '.join(extras)})")
+        print(f"    prompts{f' (profile {profile})' if profile else ''}:" + ("" if prompts else " none"))
         if not prompts:
-            print("    prompts: none")
+            continue
+        for category in CATEGORIES:
+            roles = _CATEGORY_ROLES.get(category, ("query",))
+            shown = [f"{role} {_show(resolve_prompt(prompts, '', category, role))}" for role in roles]
+            print(f"      {category}: {' | '.join(shown) if len(roles) > 1 else shown[0].split(' ', 1)[1]}")
+        tasks = set(task_names())
         for key, value in prompts.items():
-            print(f"    prompt {key}: {value!r}")
+            if key in tasks or key.rpartition("-")[0] in tasks:
+                print(f"      task {key}: {_show(value)}")
 
 
 def list_tasks() -> None:

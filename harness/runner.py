@@ -6,6 +6,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from harness.cache import CachedEncoder
 from harness.config import RunPlan
 from harness.data import DataSource
 from harness.encoders.base import build_encoder, resolve_device
+from harness.encoders.matryoshka import MemoEncoder, TruncatedEncoder
 from harness.errors import HarnessError
 from harness.families import FAMILIES
 from harness.families.base import Context
@@ -63,6 +65,10 @@ def run(plan: RunPlan) -> list[TaskResult]:
     encoder = build_encoder(plan.encoder)
     if plan.cache_dir is not None:
         encoder = CachedEncoder(encoder, plan.cache_dir)
+    dims = plan.encoder.truncate_dims
+    if dims:  # Matryoshka: every truncation reuses the full-size encodes of the task
+        encoder = MemoEncoder(encoder)
+    per_dim: dict[int, list[TaskResult]] = {dim: [] for dim in dims}
     data = DataSource(plan.data_dir)
     ctx = Context(data=data, encoder=encoder, seed=plan.seed, device=plan.device)
     started = datetime.now(timezone.utc)
@@ -78,6 +84,17 @@ def run(plan: RunPlan) -> list[TaskResult]:
             provenance=_provenance(plan, task, protocol, params, encoder, data),
         ))
         print(f"{task.name}: {outcome.metric_name} = {outcome.metric_value:.6f}", flush=True)
+        for dim in dims:
+            cut = Context(data=data, encoder=TruncatedEncoder(encoder, dim), seed=plan.seed, device=plan.device)
+            small = FAMILIES[task.family].evaluate(task, params, cut)
+            provenance = _provenance(plan, task, protocol, params, encoder, data)
+            provenance["model"]["truncate_dim"] = dim
+            per_dim[dim].append(replace(results[-1], metric_name=small.metric_name,
+                                        metric_value=float(small.metric_value), details=small.details,
+                                        provenance=provenance))
+            print(f"{task.name} @ dim {dim}: {small.metric_name} = {small.metric_value:.6f}", flush=True)
+        if dims:
+            encoder.clear()
     stats = getattr(encoder, "stats", None)
     run_info = {
         "model": {"name": plan.encoder.name, "path": plan.encoder.path}, "suite": plan.suite,
@@ -93,6 +110,8 @@ def run(plan: RunPlan) -> list[TaskResult]:
 
         filename, aggregate = AGGREGATORS[plan.aggregate]
         write_json(plan.output_dir / filename, aggregate(results))
+    for dim, dim_results in per_dim.items():
+        write_results(plan.output_dir / f"dim{dim}", dim_results, {**run_info, "truncate_dim": dim})
     if stats is not None:
         print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded", flush=True)
     print(f"results written to {plan.output_dir}", flush=True)

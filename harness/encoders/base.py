@@ -10,13 +10,19 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.errors import HarnessError, one_of
+from harness.prompts import resolve_prompt
 from harness.taskspec import TaskSpec
 
 # backend name -> "module:Class"; imported lazily so `harness list` stays fast.
 BACKENDS = {
     "sentence_transformers": "harness.encoders.st_backend:SentenceTransformersEncoder",
+    "transformers": "harness.encoders.hf_backend:TransformersEncoder",
+    "static": "harness.encoders.static_backend:StaticEmbeddingEncoder",
+    "openai": "harness.encoders.openai_backend:OpenAIEncoder",
 }
 DTYPES = ("float32", "bfloat16", "float16")
+# Pooling names (sentence-transformers' own); null in a model config = the model's own Pooling module.
+POOLINGS = ("mean", "cls", "lasttoken", "max")
 
 
 @dataclass(frozen=True)
@@ -37,13 +43,26 @@ class EncoderConfig:
     batch_size: int = 32
     device: str = "auto"
     show_progress: bool = True
+    add_eos: bool = False  # append the tokenizer's EOS token to every text (JMTEB's add_eos)
+    truncate_dims: tuple[int, ...] = ()  # Matryoshka: also evaluate these leading dimensions
+    api: dict[str, Any] = field(default_factory=dict)  # HTTP backends: base_url, key_env, limits
 
     def identity(self) -> dict[str, Any]:
         """Fields that determine the embedding values (batch size, device and progress do not)."""
         data = asdict(self)
-        for key in ("batch_size", "device", "show_progress", "name", "prompts", "similarity"):
+        for key in ("batch_size", "device", "show_progress", "name", "prompts", "similarity", "truncate_dims"):
             data.pop(key)
+        # Defaults are left out so that cache keys written before these fields existed stay valid.
+        if not data["add_eos"]:
+            data.pop("add_eos")
+        api = {k: v for k, v in data.pop("api").items() if k in API_VALUE_FIELDS}
+        if api:
+            data["api"] = api
         return data
+
+
+# The API settings that change the returned vectors (the key's variable, retries and limits do not).
+API_VALUE_FIELDS = ("base_url", "dimensions", "tokenizer", "max_tokens_per_text")
 
 
 class Encoder(Protocol):
@@ -66,6 +85,9 @@ class BatchedEncoder(ABC):
     """
 
     config: EncoderConfig
+
+    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
+        return resolve_prompt(self.config.prompts, task.name, task.category, role)
 
     def batch_order(self, texts: list[str]) -> np.ndarray:
         """Permutation of `texts` in which consecutive runs of `batch_size` form the batches."""

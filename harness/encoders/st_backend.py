@@ -27,6 +27,10 @@ def load_model_checked(config: EncoderConfig):
             raise HarnessError(f"model {config.name}: '{config.path}' is not a local directory and the Hugging "
                                f"Face Hub is unreachable; point model.path=DIR at a local copy")
         os.environ["HF_HUB_OFFLINE"] = "1"
+    if local.is_dir():
+        from harness.encoders.model_files import check_remote_code
+
+        check_remote_code(local, config)
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -49,7 +53,18 @@ def load_model_checked(config: EncoderConfig):
                            f"{str(exc).splitlines()[0]}") from None
     if config.max_length is not None:
         model.max_seq_length = config.max_length
+    _check_pooling(model, config)
     return model
+
+
+def _check_pooling(model, config: EncoderConfig) -> None:
+    """This backend always runs the model's own Pooling; a config naming another one is a contradiction."""
+    if config.pooling is None:
+        return
+    own = [getattr(m, "pooling_mode", None) for m in model if type(m).__name__ == "Pooling"]
+    if own and own[0] != config.pooling:
+        raise HarnessError(f"model {config.name}: field 'pooling' is '{config.pooling}' but the model's own "
+                           f"Pooling module uses '{own[0]}'; set pooling: null")
 
 
 def _in_hf_cache(repo_id: str) -> bool:
@@ -92,6 +107,8 @@ class SentenceTransformersEncoder(BatchedEncoder):
         with bar:
             for start in range(0, len(texts), size):
                 batch = texts[start:start + size]
+                if self.config.add_eos:  # as JMTEB's add_eos: the EOS token appended as text
+                    batch = [text + self.model.tokenizer.eos_token for text in batch]
                 # One call per planned batch: the call cannot regroup texts. prompt= (not prepended text) so
                 # Pooling(include_prompt=False) can exclude its tokens.
                 out = self.model.encode(batch, prompt=prompt, batch_size=size,

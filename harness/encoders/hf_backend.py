@@ -1,0 +1,184 @@
+"""Plain transformers backend: AutoModel + AutoTokenizer + our own pooling, equal to sentence-transformers.
+
+Why a second local backend: it needs no sentence-transformers at run time, and its steps are separate
+functions (plan batches -> tokenize -> forward -> pool -> normalise) so that batching can be swapped (token
+budgets, bf16) without touching pooling. By default it plans the batches exactly as sentence-transformers
+does (whole input sorted by character length, numpy's default sort), so it gives the same vectors.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from harness.encoders import model_files
+from harness.encoders.base import BatchedEncoder, EncoderConfig, check_embeddings, resolve_device
+from harness.errors import HarnessError
+from harness.taskspec import TaskSpec
+
+
+@dataclass
+class Loaded:
+    tokenizer: Any
+    model: Any
+    pooling: str
+    include_prompt: bool
+    normalize: bool  # a Normalize module follows pooling
+    inputs: frozenset[str] | None  # keyword arguments the model's forward accepts; None = any (**kwargs)
+    device: str
+    default_prompt: str | None  # config_sentence_transformers.json's default_prompt_name, used when none is set
+
+
+def _load(config: EncoderConfig) -> Loaded:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    directory = model_files.model_dir(config)
+    model_files.check_remote_code(directory, config)
+    found = model_files.modules(directory)
+    kinds = [m.kind for m in found]
+    unsupported = [k for k in kinds if k not in ("Transformer", "Pooling", "Normalize")]
+    if unsupported or kinds[:1] != ["Transformer"]:
+        raise HarnessError(f"model {config.name}: module {(unsupported or kinds)[0]} in {directory / 'modules.json'} "
+                           f"is not reproduced by backend transformers; use backend: sentence_transformers")
+    transformer_dir = found[0].path
+    pooling_modules = [m for m in found if m.kind == "Pooling"]
+    if pooling_modules:
+        pooling, include_prompt = model_files.pooling_of(pooling_modules[0].path)
+        if config.pooling is not None and config.pooling != pooling:
+            raise HarnessError(f"model {config.name}: field 'pooling' is '{config.pooling}' but the model's own "
+                               f"Pooling module uses '{pooling}'; set pooling: null")
+    elif config.pooling is None:
+        raise HarnessError(f"model {config.name}: field 'pooling' is required: {directory} has no "
+                           f"sentence-transformers Pooling module")
+    else:
+        pooling, include_prompt = config.pooling, True
+
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[config.dtype]
+    kwargs = {"trust_remote_code": config.trust_remote_code}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(transformer_dir), **kwargs)
+        model = AutoModel.from_pretrained(str(transformer_dir), dtype=dtype, **kwargs)
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise HarnessError(f"model {config.name}: the model needs remote code but its config has "
+                               f"trust_remote_code: false") from None
+        raise
+    max_length = config.max_length or model_files.max_seq_length(transformer_dir)
+    if max_length is not None:
+        tokenizer.model_max_length = max_length  # what sentence-transformers' max_seq_length sets
+    device = resolve_device(config.device)
+    model.to(device).eval()
+    parameters = inspect.signature(model.forward).parameters.values()
+    inputs = None if any(p.kind is p.VAR_KEYWORD for p in parameters) else frozenset(p.name for p in parameters)
+    return Loaded(tokenizer, model, pooling, include_prompt, any(k == "Normalize" for k in kinds), inputs, device,
+                  model_files.default_prompt(directory))
+
+
+def exclude_prompt(mask, prompt_length: int):
+    """Zero the first `prompt_length` real tokens of each row (after any left padding)."""
+    import torch
+
+    first_real = mask.to(torch.int32).argmax(dim=1)
+    positions = torch.arange(mask.size(1), device=mask.device).unsqueeze(0)
+    return mask * (positions >= (first_real + prompt_length).unsqueeze(1)).to(mask.dtype)
+
+
+def pool(tokens, mask, mode: str):
+    """Sentence vectors from token vectors (batch, seq, dim) and a 0/1 mask (batch, seq)."""
+    import torch
+
+    if mode == "cls":  # the first unmasked token, so left padding and excluded prompts are skipped
+        first = mask.to(torch.int32).argmax(dim=1)
+        return tokens[torch.arange(tokens.size(0), device=tokens.device), first]
+    if mode == "lasttoken":  # the last unmasked token; works under left and right padding
+        seq_len = mask.size(1)
+        values, from_end = mask.flip(1).max(dim=1)
+        last = torch.where(values == 0, torch.full_like(from_end, 0), seq_len - 1 - from_end)
+        picked = tokens[torch.arange(tokens.size(0), device=tokens.device), last]
+        return picked * values.unsqueeze(1).to(tokens.dtype)  # an all-masked row gives zeros
+    if mode == "max":
+        return tokens.masked_fill(mask.unsqueeze(-1) == 0, float("-inf")).max(dim=1).values
+    if mode == "mean":
+        # Half-precision sums accumulate in float32, as sentence-transformers does.
+        acc = torch.float32 if tokens.dtype in (torch.float16, torch.bfloat16) else tokens.dtype
+        weights = mask.unsqueeze(-1).to(tokens.dtype)
+        total = (tokens * weights).sum(dim=1, dtype=acc)
+        count = torch.clamp(weights.sum(dim=1, dtype=acc), min=1e-9)
+        return (total / count).to(tokens.dtype)
+    raise HarnessError(f"unknown pooling '{mode}'")
+
+
+class TransformersEncoder(BatchedEncoder):
+    def __init__(self, config: EncoderConfig):
+        self.config = config
+        self._loaded: Loaded | None = None
+        self._prompt_lengths: dict[str, int] = {}
+
+    @property
+    def loaded(self) -> Loaded:
+        if self._loaded is None:
+            self._loaded = _load(self.config)
+        return self._loaded
+
+    def batch_order(self, texts: list[str]) -> np.ndarray:
+        # sentence-transformers' plan: longest first by character count, numpy's default (unstable) sort.
+        return np.argsort([-len(text) for text in texts])
+
+    def prompt_length(self, prompt: str) -> int:
+        """Tokens of the prompt alone, less a trailing special token (sentence-transformers' count)."""
+        if prompt not in self._prompt_lengths:
+            tokenizer = self.loaded.tokenizer
+            ids = tokenizer([prompt], padding=True, truncation="longest_first", return_tensors="pt")["input_ids"]
+            length = ids.shape[-1]
+            if int(ids[0, -1]) in tokenizer.all_special_ids:
+                length -= 1
+            self._prompt_lengths[prompt] = length
+        return self._prompt_lengths[prompt]
+
+    def texts_for_model(self, texts: list[str], prompt: str | None) -> list[str]:
+        prefix = prompt or ""
+        suffix = self.loaded.tokenizer.eos_token if self.config.add_eos else ""
+        if self.config.add_eos and not suffix:
+            raise HarnessError(f"model {self.config.name}: field 'add_eos' is true but the tokenizer has no EOS token")
+        return [prefix + text + suffix for text in texts]
+
+    def embed_batch(self, texts: list[str], prompt_length: int | None) -> np.ndarray:
+        """One forward pass over `texts` (already prompted), padded to the batch's longest."""
+        import torch
+
+        loaded = self.loaded
+        features = loaded.tokenizer(texts, padding=True, truncation="longest_first", return_tensors="pt")
+        features = {k: v.to(loaded.device) for k, v in features.items()
+                    if loaded.inputs is None or k in loaded.inputs}
+        with torch.inference_mode():
+            tokens = loaded.model(**features)[0]
+            mask = features["attention_mask"]
+            if prompt_length:
+                mask = exclude_prompt(mask, prompt_length)
+            vectors = pool(tokens, mask, loaded.pooling)
+            if loaded.normalize:
+                vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+            if self.config.normalize:
+                vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        return vectors.float().cpu().numpy()
+
+    def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+        prompt = self.prompt_for(role, task)
+        if prompt is None:
+            prompt = self.loaded.default_prompt
+        prompt_length = self.prompt_length(prompt) if prompt and not self.loaded.include_prompt else None
+        prompted = self.texts_for_model(texts, prompt)
+        size = self.config.batch_size
+        parts = []
+        with tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
+                  disable=not self.config.show_progress, dynamic_ncols=True) as bar:
+            for start in range(0, len(prompted), size):
+                parts.append(self.embed_batch(prompted[start:start + size], prompt_length))
+                bar.update(len(parts[-1]))
+        array = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+        return check_embeddings(array, len(texts), f"model {self.config.name} on task {task.name}")
