@@ -10,9 +10,11 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.provenance import ScrubFilter, scrub_text
 
 USAGE = """harness run [key=value ...]        evaluate a model on a suite (Hydra overrides)
 harness list models|tasks|suites   what is configured
@@ -130,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     logging.basicConfig(level=logging.INFO if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # no secret in any log line
+        if not any(isinstance(f, ScrubFilter) for f in handler.filters):
+            handler.addFilter(ScrubFilter())
     for noisy in ("httpx", "huggingface_hub", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING if debug else logging.ERROR)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -139,9 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except HarnessError as exc:
         if debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
+            print(scrub_text(traceback.format_exc()), end="", file=sys.stderr)
+        else:
+            print(f"error: {scrub_text(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished chunks stay in the embedding cache; rerun to resume", file=sys.stderr)
         return 130
+    except Exception:  # a bug: the traceback, with secrets scrubbed (a client error may quote a key)
+        print(scrub_text(traceback.format_exc()), end="", file=sys.stderr)
+        return 1

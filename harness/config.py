@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from harness.encoders.base import BACKENDS, DTYPES, POOLINGS, EncoderConfig
@@ -36,7 +37,7 @@ _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
                "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
-               "overwrite": (bool, False)}
+               "cache_chunk": (int, False), "overwrite": (bool, False)}
 
 
 def group_names(group: str) -> list[str]:
@@ -47,7 +48,7 @@ def compose(overrides: list[str]) -> DictConfig:
     """Compose conf/config.yaml with command-line overrides; unknown group options fail with the valid names."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
-    from hydra.errors import HydraException
+    from hydra.errors import HydraException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
     for item in overrides:
@@ -61,15 +62,21 @@ def compose(overrides: list[str]) -> DictConfig:
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="harness"):
             return hydra_compose("config", overrides=overrides)
+    except OverrideParseException as exc:
+        raise HarnessError(f"argument '{exc.override}': not a valid override ({_first_line(exc)})") from None
     except (HydraException, OmegaConfBaseException) as exc:
         raise HarnessError(f"{CONF_DIR}: {_first_line(exc)}") from None
+    except yaml.YAMLError as exc:  # a config file that is not YAML: name the file and line
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{mark.name}:{mark.line + 1}" if mark else str(CONF_DIR)
+        raise HarnessError(f"{where}: malformed YAML ({getattr(exc, 'problem', None) or exc})") from None
 
 
 def _first_line(exc: BaseException) -> str:
     """Hydra often wraps the useful message in __cause__; surface the innermost non-empty one."""
     messages = []
     while exc is not None:
-        if str(exc).strip():
+        if str(exc).strip() and str(exc).strip() != "None":  # antlr's parse errors stringify as "None"
             messages.append(str(exc).strip().splitlines()[0])
         exc = exc.__cause__ or exc.__context__
     return messages[-1] if messages else "invalid configuration"
@@ -90,6 +97,7 @@ class RunPlan:
     overwrite: bool
     model_file: str
     aggregate: str | None = None
+    cache_chunk: int = 4096  # texts per cache entry: a killed run re-encodes at most one chunk
 
 
 def with_hub_overrides(task: TaskSpec, overrides: dict[str, Any], suite_file: Path) -> TaskSpec:
@@ -171,10 +179,14 @@ def plan(cfg: DictConfig) -> RunPlan:
         raise HarnessError(f"field 'data_dir': {data_dir} is not a directory")
     output = data.get("output_dir") or str(RESULTS_DIR / "runs" / model["name"] / suite["name"])
     cache_dir = Path(data["cache_dir"]).expanduser() if data.get("cache", True) and data.get("cache_dir") else None
+    cache_chunk = 4096 if data.get("cache_chunk") is None else data["cache_chunk"]
+    if cache_chunk < 1:
+        raise HarnessError(f"{CONF_DIR / 'config.yaml'}: field 'cache_chunk' must be a positive integer")
     return RunPlan(encoder=encoder, suite=suite["name"], tasks=tasks, data_dir=data_dir,
                    aggregate=suite.get("aggregate"),
                    output_dir=Path(output).expanduser(), cache_dir=cache_dir, seed=int(data.get("seed") or 0),
-                   device=encoder.device, overwrite=bool(data.get("overwrite")), model_file=model_file)
+                   device=encoder.device, overwrite=bool(data.get("overwrite")), model_file=model_file,
+                   cache_chunk=cache_chunk)
 
 
 def _truncate_dims(dims: list, model_file: str) -> tuple[int, ...]:

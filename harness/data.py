@@ -83,6 +83,8 @@ class DataSource:
         else:
             rows, origin = self._hub(task, part)
         self.provenance.setdefault(task.name, {})[part] = {**origin, "rows": len(rows)}
+        if not rows:  # every part feeds a score: an empty one would give NaN or a crash downstream
+            raise HarnessError(f"{origin['where']}: is empty (no rows for task {task.name}, {part})")
         missing = [c for c in required if rows and task.column(c) not in rows[0]]
         if missing:
             raise HarnessError(f"{origin['where']}: missing column '{task.column(missing[0])}' "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import tempfile
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -21,7 +22,7 @@ from harness.encoders.matryoshka import MemoEncoder, TruncatedEncoder
 from harness.errors import HarnessError
 from harness.families import FAMILIES
 from harness.families.base import Context
-from harness.provenance import git_revision, library_versions
+from harness.provenance import git_revision, library_versions, scrub
 from harness.results import TaskResult, write_results
 
 log = logging.getLogger(__name__)
@@ -53,18 +54,68 @@ def _check_output_dir(plan: RunPlan) -> None:
     probe = out
     while not probe.exists():
         probe = probe.parent
-    import os
+    # Probe with a real file (os.access says yes to root on a read-only mount); nothing is created below
+    # the first existing ancestor, so a failed run leaves no empty output directory behind.
+    if not probe.is_dir():
+        raise HarnessError(f"field 'output_dir': {out} cannot be created: {probe} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise HarnessError(f"field 'output_dir': {out} is not writable ({exc.strerror})") from None
 
-    if not os.access(probe, os.W_OK):
-        raise HarnessError(f"field 'output_dir': {out} is not writable")
+
+def _quiet_progress_bars() -> None:
+    """encode.show_progress=false silences the libraries' own bars too (model loading), so stderr holds
+    only warnings and errors."""
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils.logging import disable_progress_bar
+
+        disable_progress_bars()
+        disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _check_remote_code(plan: RunPlan) -> None:
+    """Code shipped inside a local model directory runs only when the model config says trust_remote_code.
+
+    Checked before any library sees the model, so a refused model executes nothing. (Hub ids are refused by
+    the loading library itself, which the backend turns into one line.)
+    """
+    if plan.encoder.trust_remote_code:
+        return
+    root = Path(plan.encoder.path).expanduser()
+    if not root.is_dir():
+        return
+    for file in [*root.glob("config.json"), *root.glob("*/config.json"), root / "modules.json"]:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # absent or unreadable: the loader reports it
+        if file.name == "config.json" and isinstance(data, dict) and data.get("auto_map"):
+            custom = f"field 'auto_map' ({', '.join(sorted(map(str, data['auto_map'].values())))})"
+        elif file.name == "modules.json" and isinstance(data, list):
+            types = [str(m.get("type")) for m in data if isinstance(m, dict)
+                     and not str(m.get("type", "")).startswith("sentence_transformers.")]
+            custom = f"field 'type' ({', '.join(types)})" if types else None
+        else:
+            custom = None
+        if custom:
+            raise HarnessError(f"{file}: {custom} is custom code, and {plan.model_file} has trust_remote_code: "
+                               f"false; set model.trust_remote_code=true only for a model you trust")
 
 
 def run(plan: RunPlan) -> list[TaskResult]:
     _check_output_dir(plan)
+    _check_remote_code(plan)
     seed_everything(plan.seed)
+    if not plan.encoder.show_progress:
+        _quiet_progress_bars()
     encoder = build_encoder(plan.encoder)
     if plan.cache_dir is not None:
-        encoder = CachedEncoder(encoder, plan.cache_dir)
+        encoder = CachedEncoder(encoder, plan.cache_dir, chunk=plan.cache_chunk)
     dims = plan.encoder.truncate_dims
     if dims:  # Matryoshka: every truncation reuses the full-size encodes of the task
         encoder = MemoEncoder(encoder)
@@ -81,13 +132,13 @@ def run(plan: RunPlan) -> list[TaskResult]:
         results.append(TaskResult(
             task=task.name, category=task.category, family=task.family, protocol=protocol,
             metric_name=outcome.metric_name, metric_value=float(outcome.metric_value), details=outcome.details,
-            provenance=_provenance(plan, task, protocol, params, encoder, data),
+            provenance=scrub(_provenance(plan, task, protocol, params, encoder, data)),
         ))
         print(f"{task.name}: {outcome.metric_name} = {outcome.metric_value:.6f}", flush=True)
         for dim in dims:
             cut = Context(data=data, encoder=TruncatedEncoder(encoder, dim), seed=plan.seed, device=plan.device)
             small = FAMILIES[task.family].evaluate(task, params, cut)
-            provenance = _provenance(plan, task, protocol, params, encoder, data)
+            provenance = scrub(_provenance(plan, task, protocol, params, encoder, data))
             provenance["model"]["truncate_dim"] = dim
             per_dim[dim].append(replace(results[-1], metric_name=small.metric_name,
                                         metric_value=float(small.metric_value), details=small.details,
@@ -104,7 +155,11 @@ def run(plan: RunPlan) -> list[TaskResult]:
         "cache": None if stats is None else {"dir": str(plan.cache_dir), "hit_texts": stats.hits,
                                              "miss_texts": stats.misses, "corrupt_entries": stats.corrupt},
     }
-    write_results(plan.output_dir, results, run_info)
+    try:
+        write_results(plan.output_dir, results, scrub(run_info))
+    except OSError as exc:  # disk full, permissions changed mid-run: atomic writes left no partial file
+        raise HarnessError(f"field 'output_dir': cannot write results to {plan.output_dir} "
+                           f"({exc.strerror or exc})") from None
     if plan.aggregate:
         from harness.aggregate import AGGREGATORS
 

@@ -19,12 +19,17 @@ from harness.taskspec import TaskSpec
 COLUMNS = ("sentence1", "sentence2", "label")
 
 
-def _encode_split(task: TaskSpec, role: str, ctx: Context) -> tuple[np.ndarray, np.ndarray, list[float]]:
+def _load_split(task: TaskSpec, role: str, ctx: Context) -> tuple[list[str], list[str], list[float]]:
     rows = ctx.data.rows(task, role, COLUMNS)
     where = ctx.data.where(task, role)
     first = texts_of(rows, task.column("sentence1"), where)
     second = texts_of(rows, task.column("sentence2"), where)
     gold = [_score(row[task.column("label")], where, n) for n, row in enumerate(rows, 1)]
+    return first, second, gold
+
+
+def _encode_split(task: TaskSpec, loaded: tuple, ctx: Context) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    first, second, gold = loaded
     # role "query" for both sides: STS is symmetric, and prompt profiles use the query prefix for it.
     return (ctx.encoder.encode(first, role="query", task=task),
             ctx.encoder.encode(second, role="query", task=task), gold)
@@ -41,7 +46,7 @@ def _score(value: Any, where: str, number: int) -> float:
 def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     main = params["main_metric"]
     if params["select_on"] is None:  # single-split protocols (mteb, card tables)
-        e1, e2, gold = _encode_split(task, params["split"], ctx)
+        e1, e2, gold = _encode_split(task, _load_split(task, params["split"], ctx), ctx)
         scores, similarities = {}, {}
         for name in params["similarities"]:
             similarities[name] = sts_similarity(e1, e2, name)
@@ -51,10 +56,12 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
         similarity, _, statistic = main.rpartition("_")
         return Outcome(main, scores[main], with_per_item(details, statistic, gold=gold,
                                                          predicted=similarities[similarity]))
-    v1, v2, v_gold = _encode_split(task, params["select_on"], ctx)
+    # Both splits are read and checked before anything is encoded: bad test data caches nothing.
+    val, test_rows = _load_split(task, params["select_on"], ctx), _load_split(task, params["split"], ctx)
+    v1, v2, v_gold = _encode_split(task, val, ctx)
     val_scores = {name: correlations(v_gold, sts_similarity(v1, v2, name)) for name in params["similarities"]}
     chosen = pick_best(val_scores, main)
-    t1, t2, t_gold = _encode_split(task, params["split"], ctx)
+    t1, t2, t_gold = _encode_split(task, test_rows, ctx)
     predicted = sts_similarity(t1, t2, chosen)
     test = correlations(t_gold, predicted)
     details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test}}
