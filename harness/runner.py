@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import distributed
 from harness.atomic import write_json
 from harness.cache import CachedEncoder
 from harness.config import RunPlan
@@ -60,7 +61,13 @@ def _check_output_dir(plan: RunPlan) -> None:
 def run(plan: RunPlan) -> list[TaskResult]:
     _check_output_dir(plan)
     seed_everything(plan.seed)
-    encoder = build_encoder(plan.encoder)
+    if distributed.launched():  # torchrun: rank 0 runs the plan; the other ranks only encode shards for it
+        encoder = distributed.DistributedEncoder.build(plan.encoder)
+        if not encoder.is_main:
+            encoder.serve()
+            return []
+    else:
+        encoder = build_encoder(plan.encoder)
     if plan.cache_dir is not None:
         encoder = CachedEncoder(encoder, plan.cache_dir)
     data = DataSource(plan.data_dir)
