@@ -17,6 +17,7 @@ from harness.errors import HarnessError, one_of
 from harness.paths import CONF_DIR
 from harness.prompts import check_prompt_keys
 from harness.schema import check_fields
+from harness.store import STORAGE_DTYPES
 from harness.taskspec import TaskSpec, load_task, task_names
 
 PROTOCOLS = ("jmteb", "mteb", "nanobeir", "card")
@@ -31,7 +32,7 @@ _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (
                  "tasks": (list, True), "hub_overrides": (dict, False), "aggregate": (str, False)}
 AGGREGATES = ("nanobeir",)
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
-                  "normalize": (bool, False), "show_progress": (bool, False)}
+                  "normalize": (bool, False), "show_progress": (bool, False), "storage_dtype": (str, False)}
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
                "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
@@ -89,6 +90,7 @@ class RunPlan:
     overwrite: bool
     model_file: str
     aggregate: str | None = None
+    storage_dtype: str | None = None  # retrieval corpora encoded to a disk memmap of this dtype (harness.store)
 
 
 def with_hub_overrides(task: TaskSpec, overrides: dict[str, Any], suite_file: Path) -> TaskSpec:
@@ -125,6 +127,9 @@ def plan(cfg: DictConfig) -> RunPlan:
     dtype = encode.get("dtype") or model.get("dtype") or "float32"
     if dtype not in DTYPES:
         raise one_of("dtype", dtype, list(DTYPES), where="field 'encode.dtype'")
+    if encode.get("storage_dtype") not in (None, *STORAGE_DTYPES):
+        raise one_of("storage dtype", encode["storage_dtype"], list(STORAGE_DTYPES),
+                     where="field 'encode.storage_dtype'")
     protocol = data.get("protocol") or suite.get("protocol")
     if protocol is not None and protocol not in PROTOCOLS:
         raise one_of("protocol", protocol, list(PROTOCOLS), where="field 'protocol'")
@@ -165,4 +170,5 @@ def plan(cfg: DictConfig) -> RunPlan:
     return RunPlan(encoder=encoder, suite=suite["name"], tasks=tasks, data_dir=data_dir,
                    aggregate=suite.get("aggregate"),
                    output_dir=Path(output).expanduser(), cache_dir=cache_dir, seed=int(data.get("seed") or 0),
-                   device=encoder.device, overwrite=bool(data.get("overwrite")), model_file=model_file)
+                   device=encoder.device, overwrite=bool(data.get("overwrite")), model_file=model_file,
+                   storage_dtype=encode.get("storage_dtype"))

@@ -72,6 +72,7 @@ def run(plan: RunPlan) -> list[TaskResult]:
         encoder = CachedEncoder(encoder, plan.cache_dir)
     data = DataSource(plan.data_dir)
     ctx = Context(data=data, encoder=encoder, seed=plan.seed, device=plan.device)
+    ctx.notes["storage_dtype"] = plan.storage_dtype
     started = datetime.now(timezone.utc)
     timings, results = {}, []
     for task, protocol, params in plan.tasks:
