@@ -17,6 +17,7 @@ from harness.errors import HarnessError
 from harness.provenance import ScrubFilter, scrub_text
 
 USAGE = """harness run [key=value ...]        evaluate a model on a suite (Hydra overrides)
+harness run -m model=a,b suite=x,y [hydra/launcher=slurm]   Hydra multirun sweep (one run per combination)
 harness list models|tasks|suites   what is configured
 harness data export suite=S output=D [tasks=[a,b]]   hub data -> local layout
 harness leaderboard [DIR|FILE ...] [--table NAME]   JMTEB / model-card tables (conf/tables/NAME.yaml)
@@ -26,6 +27,10 @@ harness plot DIR|FILE [...] [--published FILE] --output DIR   PNG charts per cat
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.multirun:
+        from harness.sweep import main as sweep
+
+        return sweep(args.overrides)
     from harness.config import compose, plan
     from harness.runner import run
 
@@ -87,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="evaluate a model on a suite")
     p.add_argument("overrides", nargs="*", help="Hydra overrides: model=M suite=S tasks=[a,b] protocol=...")
+    p.add_argument("-m", "--multirun", action="store_true",
+                   help="sweep every combination: model=a,b suite=x,y [hydra/launcher=slurm] (harness/sweep.py)")
     p.set_defaults(func=_run)
     p = sub.add_parser("list", help="list models, tasks or suites")
     p.add_argument("what", choices=["models", "tasks", "suites"])

@@ -18,6 +18,7 @@ from harness.errors import HarnessError, one_of
 from harness.paths import CONF_DIR
 from harness.prompts import check_prompt_keys
 from harness.schema import check_fields
+from harness.store import STORAGE_DTYPES
 from harness.taskspec import TaskSpec, load_task, task_names
 
 PROTOCOLS = ("jmteb", "mteb", "nanobeir", "card")
@@ -33,7 +34,8 @@ _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (
                  "tasks": (list, True), "hub_overrides": (dict, False), "aggregate": (str, False)}
 AGGREGATES = ("nanobeir",)
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
-                  "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False)}
+                  "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False),
+                  "storage_dtype": (str, False)}
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
                "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
@@ -98,6 +100,7 @@ class RunPlan:
     model_file: str
     aggregate: str | None = None
     cache_chunk: int = 4096  # texts per cache entry: a killed run re-encodes at most one chunk
+    storage_dtype: str | None = None  # retrieval corpora encoded to a disk memmap of this dtype (harness.store)
 
 
 def with_hub_overrides(task: TaskSpec, overrides: dict[str, Any], suite_file: Path) -> TaskSpec:
@@ -141,6 +144,9 @@ def plan(cfg: DictConfig) -> RunPlan:
     if dtype not in DTYPES:
         raise one_of("dtype", dtype, list(DTYPES), where="field 'encode.dtype'")
     truncate_dims = _truncate_dims(encode.get("truncate_dims") or model.get("truncate_dims") or [], model_file)
+    if encode.get("storage_dtype") not in (None, *STORAGE_DTYPES):
+        raise one_of("storage dtype", encode["storage_dtype"], list(STORAGE_DTYPES),
+                     where="field 'encode.storage_dtype'")
     protocol = data.get("protocol") or suite.get("protocol")
     if protocol is not None and protocol not in PROTOCOLS:
         raise one_of("protocol", protocol, list(PROTOCOLS), where="field 'protocol'")
@@ -186,7 +192,7 @@ def plan(cfg: DictConfig) -> RunPlan:
                    aggregate=suite.get("aggregate"),
                    output_dir=Path(output).expanduser(), cache_dir=cache_dir, seed=int(data.get("seed") or 0),
                    device=encoder.device, overwrite=bool(data.get("overwrite")), model_file=model_file,
-                   cache_chunk=cache_chunk)
+                   cache_chunk=cache_chunk, storage_dtype=encode.get("storage_dtype"))
 
 
 def _truncate_dims(dims: list, model_file: str) -> tuple[int, ...]:

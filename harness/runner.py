@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import distributed
 from harness.atomic import write_json
 from harness.cache import CachedEncoder
 from harness.config import RunPlan
@@ -113,7 +114,13 @@ def run(plan: RunPlan) -> list[TaskResult]:
     seed_everything(plan.seed)
     if not plan.encoder.show_progress:
         _quiet_progress_bars()
-    encoder = build_encoder(plan.encoder)
+    if distributed.launched():  # torchrun: rank 0 runs the plan; the other ranks only encode shards for it
+        encoder = distributed.DistributedEncoder.build(plan.encoder)
+        if not encoder.is_main:
+            encoder.serve()
+            return []
+    else:
+        encoder = build_encoder(plan.encoder)
     if plan.cache_dir is not None:
         encoder = CachedEncoder(encoder, plan.cache_dir, chunk=plan.cache_chunk)
     dims = plan.encoder.truncate_dims
@@ -122,6 +129,7 @@ def run(plan: RunPlan) -> list[TaskResult]:
     per_dim: dict[int, list[TaskResult]] = {dim: [] for dim in dims}
     data = DataSource(plan.data_dir)
     ctx = Context(data=data, encoder=encoder, seed=plan.seed, device=plan.device)
+    ctx.notes["storage_dtype"] = plan.storage_dtype
     started = datetime.now(timezone.utc)
     timings, results = {}, []
     for task, protocol, params in plan.tasks:

@@ -1,7 +1,9 @@
 """Exact top-k search over a corpus in chunks (the "predict" step of retrieval).
 
 Never materialises the full query x corpus matrix: each chunk of documents is scored against all queries,
-only its best candidates survive, and survivors are merged. Ties are resolved deterministically by
+only its best candidates survive, and survivors are merged. The corpus may be a memmap (float32 or float16,
+see harness.store): only the current chunk is read and converted, so memory is bounded by
+query_batch x chunk_size scores plus one chunk of vectors. Ties are resolved deterministically by
 (score descending, tie_rank ascending); with tie_rank = rank of the document id this is
 sentence-transformers 6.2's rule, so results do not depend on the chunk size.
 """
@@ -42,7 +44,10 @@ def top_k(queries: np.ndarray, corpus: np.ndarray, k: int, similarity: str, *, c
         best_idx = [np.empty(0, dtype=np.int64) for _ in range(q.shape[0])]
         best_score = [np.empty(0, dtype=np.float32) for _ in range(q.shape[0])]
         for ds in range(0, n_docs, chunk_size):
-            d = torch.as_tensor(corpus[ds:ds + chunk_size], dtype=torch.float32, device=dev)
+            block = corpus[ds:ds + chunk_size]
+            if block.dtype != np.float32 or not block.flags.writeable:
+                block = np.array(block, dtype=np.float32)  # float16 or a read-only memmap: copy this chunk only
+            d = torch.as_tensor(block, device=dev)
             scores = _scores(q, d, similarity)
             kk = min(k, d.shape[0])
             # k-th best score per query: every doc scoring >= it is a candidate, so boundary ties survive.

@@ -26,6 +26,7 @@ from harness.families.base import Context, Family, Outcome, pick_best, texts_of,
 from harness.scoring.retrieval import (answer_accuracy, extra_metrics, graded_ndcg, jmteb_metrics, st_metrics,
                                        trec_metrics)
 from harness.search import rerank, top_k
+from harness.store import encode_to_disk
 from harness.taskspec import TaskSpec
 
 
@@ -127,6 +128,14 @@ def check_relevant(task: TaskSpec, queries: Queries, corpus: Corpus, ctx: Contex
                                f"'{missing[0]}' that is not in the corpus ({ctx.data.where(task, 'corpus')})")
 
 
+def encode_corpus(ctx: Context, texts: list[str], task: TaskSpec) -> np.ndarray:
+    """In memory, or with `encode.storage_dtype` set, block by block into a disk memmap (harness.store)."""
+    storage = ctx.notes.get("storage_dtype")
+    if storage is None:
+        return ctx.encoder.encode(texts, role="document", task=task)
+    return encode_to_disk(lambda block: ctx.encoder.encode(block, role="document", task=task), texts, storage)
+
+
 def _ranked(queries_emb, corpus_emb, corpus: Corpus, similarity: str, depth: int, params) -> list[list[str]]:
     idx, _ = top_k(queries_emb, corpus_emb, depth, similarity, chunk_size=params["chunk_size"],
                    tie_rank=corpus.id_rank)
@@ -142,7 +151,7 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     queries = {role: load_queries(task, role, ctx, drop_empty) for role in dict.fromkeys(roles)}
     for role, q in queries.items():
         check_relevant(task, q, corpus, ctx, role, dropped)
-    doc_emb = ctx.encoder.encode(corpus.texts, role="document", task=task)
+    doc_emb = encode_corpus(ctx, corpus.texts, task)
     q_emb = {role: ctx.encoder.encode(q.texts, role="query", task=task) for role, q in queries.items()}
     if "k_values" in params:
         return _evaluate_mteb(task, params, ctx, queries[params["split"]], q_emb[params["split"]], doc_emb, corpus)
@@ -270,7 +279,7 @@ def _evaluate_answers(task: TaskSpec, params: dict[str, Any], ctx: Context) -> O
             raise HarnessError(f"{where}:{number}: column '{task.column('answers')}' must be a non-empty list "
                                f"of answer strings")
         answers.append(value)
-    doc_emb = ctx.encoder.encode(corpus.texts, role="document", task=task)
+    doc_emb = encode_corpus(ctx, corpus.texts, task)
     q_emb = ctx.encoder.encode(texts, role="query", task=task)
     qids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
     rankings = _card_rankings(task, params, ctx, qids, q_emb, doc_emb, corpus, max(params["accuracy_at"]))
