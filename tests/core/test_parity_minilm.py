@@ -26,13 +26,22 @@ def mteb_run(tmp_path_factory, minilm_path, shared_data, embedding_cache):
                  "tasks=[jsts,scifact,jaquad_retrieval]", "protocol=mteb", f"data_dir={shared_data}",
                  f"output_dir={out}", f"cache_dir={embedding_cache}"])
     assert code == 0
-    return json.loads((out / "summary.json").read_text())
+    return out
+
+
+def test_golden_results_gate(mteb_run):
+    """CI's regression gate: the committed golden results of this run, through `harness check`."""
+    from harness.paths import RESULTS_DIR
+
+    golden = RESULTS_DIR / "golden" / "all-minilm-l6-v2" / "offline_real_mteb"
+    assert main(["check", "--baseline", str(golden), "--results", str(mteb_run), "--tolerance", "1e-4"]) == 0
 
 
 def test_mteb_published_numbers(mteb_run):
-    assert abs(mteb_run["STS"]["jsts"]["cosine_spearman"] - 0.62647) <= 1e-4
-    assert abs(mteb_run["Retrieval"]["scifact"]["ndcg_at_10"] - 0.64508) <= 2e-4
-    assert abs(mteb_run["Retrieval"]["jaquad_retrieval"]["ndcg_at_10"] - 0.0914) <= 5e-4
+    summary = json.loads((mteb_run / "summary.json").read_text())
+    assert abs(summary["STS"]["jsts"]["cosine_spearman"] - 0.62647) <= 1e-4
+    assert abs(summary["Retrieval"]["scifact"]["ndcg_at_10"] - 0.64508) <= 2e-4
+    assert abs(summary["Retrieval"]["jaquad_retrieval"]["ndcg_at_10"] - 0.0914) <= 5e-4
 
 
 def test_jmteb_jsts_picks_cosine_and_equals_direct_computation(tmp_path, minilm_path, shared_data,
