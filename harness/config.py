@@ -35,7 +35,10 @@ _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (
 AGGREGATES = ("nanobeir",)
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
                   "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False),
-                  "storage_dtype": (str, False)}
+                  "storage_dtype": (str, False), "batching": (str, False), "token_budget": (int, False),
+                  "autocast": (str, False)}
+BATCHING = ("reference", "token_budget")
+AUTOCAST = ("bfloat16", "float16")
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
                "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
@@ -147,6 +150,12 @@ def plan(cfg: DictConfig) -> RunPlan:
     if encode.get("storage_dtype") not in (None, *STORAGE_DTYPES):
         raise one_of("storage dtype", encode["storage_dtype"], list(STORAGE_DTYPES),
                      where="field 'encode.storage_dtype'")
+    if encode.get("batching") not in (None, *BATCHING):
+        raise one_of("batching", encode["batching"], list(BATCHING), where="field 'encode.batching'")
+    if encode.get("autocast") not in (None, *AUTOCAST):
+        raise one_of("autocast", encode["autocast"], list(AUTOCAST), where="field 'encode.autocast'")
+    if encode.get("token_budget") is not None and encode["token_budget"] < 1:
+        raise HarnessError("field 'encode.token_budget' must be a positive integer")
     protocol = data.get("protocol") or suite.get("protocol")
     if protocol is not None and protocol not in PROTOCOLS:
         raise one_of("protocol", protocol, list(PROTOCOLS), where="field 'protocol'")
@@ -179,6 +188,8 @@ def plan(cfg: DictConfig) -> RunPlan:
         batch_size=encode.get("batch_size") or 32, device=data.get("device") or "auto",
         show_progress=encode.get("show_progress", True),
         add_eos=bool(model.get("add_eos")), truncate_dims=truncate_dims, api=dict(model.get("api") or {}),
+        batching=encode.get("batching") or "reference", token_budget=encode.get("token_budget") or 16384,
+        autocast=encode.get("autocast"),
     )
     data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
     if data_dir is not None and not data_dir.is_dir():

@@ -46,6 +46,11 @@ class EncoderConfig:
     add_eos: bool = False  # append the tokenizer's EOS token to every text (JMTEB's add_eos)
     truncate_dims: tuple[int, ...] = ()  # Matryoshka: also evaluate these leading dimensions
     api: dict[str, Any] = field(default_factory=dict)  # HTTP backends: base_url, key_env, limits
+    # "reference": the batches sentence-transformers would form (bit-identical to model.encode);
+    # "token_budget": texts sorted by token count, batches filled up to `token_budget` padded tokens.
+    batching: str = "reference"
+    token_budget: int = 16384
+    autocast: str | None = None  # bfloat16 | float16: mixed precision over float32 weights
 
     def identity(self) -> dict[str, Any]:
         """Fields that determine the embedding values (batch size, device and progress do not)."""
@@ -55,6 +60,11 @@ class EncoderConfig:
         # Defaults are left out so that cache keys written before these fields existed stay valid.
         if not data["add_eos"]:
             data.pop("add_eos")
+        if data["batching"] == "reference":  # the token budget only matters when it is used
+            data.pop("token_budget")
+        for key, default in (("batching", "reference"), ("autocast", None)):
+            if data[key] == default:
+                data.pop(key)
         api = {k: v for k, v in data.pop("api").items() if k in API_VALUE_FIELDS}
         if api:
             data["api"] = api

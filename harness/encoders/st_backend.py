@@ -90,7 +90,27 @@ class SentenceTransformersEncoder(BatchedEncoder):
     def prompt_for(self, role: str, task: TaskSpec) -> str | None:
         return resolve_prompt(self.config.prompts, task.name, task.category, role)
 
+    def _token_counts(self, texts: list[str]) -> np.ndarray:
+        tokenizer = self.model.tokenizer
+        ids = tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
+        return np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(texts))
+
+    def _batches(self, texts: list[str]) -> list[tuple[int, int]]:
+        """[start, end) of each batch of texts already in batch order."""
+        if self.config.batching == "reference":
+            size = self.config.batch_size
+            return [(s, min(s + size, len(texts))) for s in range(0, len(texts), size)]
+        # Longest first: a batch pads to its first text, so it takes budget // that length texts.
+        counts, bounds, start = self._token_counts(texts), [], 0
+        while start < len(texts):
+            end = start + max(1, self.config.token_budget // max(int(counts[start]), 1))
+            bounds.append((start, min(end, len(texts))))
+            start = end
+        return bounds
+
     def batch_order(self, texts: list[str]) -> np.ndarray:
+        if self.config.batching == "token_budget":  # by real token count, longest first; ties in input order
+            return np.argsort(-self._token_counts(texts), kind="stable")
         # The same computation as SentenceTransformer._inference (numpy's default, unstable sort included).
         model = self.model
         order = np.argsort([-model._input_length(text) for text in texts])
@@ -99,14 +119,18 @@ class SentenceTransformersEncoder(BatchedEncoder):
         return order
 
     def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+        import torch
+
         prompt = self.prompt_for(role, task)
-        size = self.config.batch_size
         parts = []
         bar = tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
                    disable=not self.config.show_progress, dynamic_ncols=True)
-        with bar:
-            for start in range(0, len(texts), size):
-                batch = texts[start:start + size]
+        device = torch.device(self.model.device).type
+        mixed = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(self.config.autocast)
+        with bar, torch.autocast(device, dtype=mixed or torch.bfloat16, enabled=mixed is not None):
+            for start, end in self._batches(texts):
+                batch = texts[start:end]
+                size = len(batch)
                 if self.config.add_eos:  # as JMTEB's add_eos: the EOS token appended as text
                     batch = [text + self.model.tokenizer.eos_token for text in batch]
                 # One call per planned batch: the call cannot regroup texts. prompt= (not prepended text) so

