@@ -29,7 +29,7 @@ def _perturbed(tmp_path: Path, task: str, delta: float) -> Path:
 def test_golden_passes_and_a_perturbed_result_fails(tmp_path, capsys):
     assert main(["check", "--baseline", str(GOLDEN), "--results", str(GOLDEN)]) == 0
     out = capsys.readouterr().out
-    assert "| jsts | cosine_spearman | 0.626475 | 0.626475 | +0.000000 | 0.0001 | ok |" in out
+    assert "| jsts | cosine_spearman | 0.626460 | 0.626460 | +0.000000 | 0.0001 | ok |" in out
     assert out.rstrip().endswith("check passed")
     worse = _perturbed(tmp_path, "scifact", -2e-4)
     assert main(["check", "--baseline", str(GOLDEN), "--results", str(worse)]) == 1
