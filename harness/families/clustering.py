@@ -63,8 +63,8 @@ def fit_predict(make: Callable[[], Any], embeddings: np.ndarray) -> tuple[np.nda
         return np.asarray(make().fit_predict(normalize(embeddings, norm="l2"))), True
 
 
-def _encoded(task: TaskSpec, role: str, ctx: Context) -> tuple[np.ndarray, list, str]:
-    texts, labels, where = load_split(task, role, ctx)
+def _encoded(task: TaskSpec, loaded: tuple, ctx: Context) -> tuple[np.ndarray, list, str]:
+    texts, labels, where = loaded
     return ctx.encoder.encode(texts, role="query", task=task), labels, where
 
 
@@ -81,8 +81,10 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     check_variants(task, params["algorithms"], ALGORITHMS, "clustering algorithm", "algorithms")
     main = params["main_metric"]
     main_value(task, dict.fromkeys(("v_measure_score", "homogeneity_score", "completeness_score"), 0.0), main)
-    x_val, val_labels, val_where = _encoded(task, params["select_on"], ctx)
-    x_test, test_labels, test_where = _encoded(task, params["split"], ctx)
+    # Both splits are read and checked before anything is encoded: bad test data caches nothing.
+    val, test_rows = load_split(task, params["select_on"], ctx), load_split(task, params["split"], ctx)
+    x_val, val_labels, val_where = _encoded(task, val, ctx)
+    x_test, test_labels, test_where = _encoded(task, test_rows, ctx)
     _, (y_val, y_test) = global_label_ids(task, [val_labels, test_labels], [val_where, test_where])
     k = _n_clusters(y_test, test_where)
     for x, where in ((x_val, val_where), (x_test, test_where)):
@@ -107,7 +109,7 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
 
 
 def _evaluate_mteb(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    x, labels, where = _encoded(task, params["split"], ctx)
+    x, labels, where = _encoded(task, load_split(task, params["split"], ctx), ctx)
     _, (y,) = global_label_ids(task, [labels], [where])
     k = _n_clusters(y, where)
     if x.shape[0] < k:

@@ -52,7 +52,7 @@ def _label(value: Any, where: str, number: int, column: str) -> int:
     return int(value)
 
 
-def _encode_split(task: TaskSpec, role: str, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def _load_split(task: TaskSpec, role: str, ctx: Context) -> tuple[list[str], list[str], np.ndarray, str]:
     rows = ctx.data.rows(task, role, COLUMNS)
     where = ctx.data.where(task, role)
     if not rows:
@@ -64,6 +64,11 @@ def _encode_split(task: TaskSpec, role: str, ctx: Context) -> tuple[np.ndarray, 
     if np.unique(labels).size != 2:
         raise HarnessError(f"{where}: column '{column}' holds only the label {int(labels[0])}; "
                            f"pair classification needs both 0 and 1")
+    return first, second, labels, where
+
+
+def _encode_split(task: TaskSpec, loaded: tuple, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    first, second, labels, where = loaded
     # role "query" for both sides: the pair is symmetric (as STS).
     return (ctx.encoder.encode(first, role="query", task=task),
             ctx.encoder.encode(second, role="query", task=task), labels, where)
@@ -83,12 +88,14 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     if main not in ("binary_f1", "accuracy"):
         raise one_of("main metric", main, ["accuracy", "binary_f1"], where=f"{task.file}: field 'main_metric'")
     flip = params["cosine_as_distance"]
-    v1, v2, v_labels, _ = _encode_split(task, params["select_on"], ctx)
+    # Both splits are read and checked before anything is encoded: bad test data caches nothing.
+    val, test_rows = _load_split(task, params["select_on"], ctx), _load_split(task, params["split"], ctx)
+    v1, v2, v_labels, _ = _encode_split(task, val, ctx)
     val_scores = {}
     for name in params["distances"]:
         val_scores[name] = threshold_search(pair_scores(v1, v2, name), v_labels, jmteb_direction(name, flip))
     chosen = pick_best(val_scores, main)
-    t1, t2, t_labels, _ = _encode_split(task, params["split"], ctx)
+    t1, t2, t_labels, _ = _encode_split(task, test_rows, ctx)
     scores = pair_scores(t1, t2, chosen)
     thresholds = {k: val_scores[chosen][k] for k in ("accuracy_threshold", "binary_f1_threshold")}
     test = apply_thresholds(scores, t_labels, thresholds["accuracy_threshold"],
@@ -103,7 +110,7 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
 
 
 def _evaluate_mteb(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    e1, e2, labels, _ = _encode_split(task, params["split"], ctx)
+    e1, e2, labels, _ = _encode_split(task, _load_split(task, params["split"], ctx), ctx)
     scores = {f"{name}_ap": average_precision(pair_scores(e1, e2, name), labels, correct_direction(name))
               for name in params["distances"]}
     scores["max_ap"] = max(scores.values())

@@ -24,7 +24,7 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.families.base import Context, Family, Outcome, pick_best, texts_of, with_per_item
 from harness.scoring.retrieval import (answer_accuracy, extra_metrics, graded_ndcg, jmteb_metrics, st_metrics,
-                                       trec_metrics)
+                                       trec_means, trec_per_query)
 from harness.search import rerank, top_k
 from harness.store import encode_to_disk
 from harness.taskspec import TaskSpec
@@ -196,14 +196,14 @@ def _evaluate_mteb(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: 
         if params["ignore_identical_ids"]:
             hits.pop(qid, None)
         run[qid], qrels[qid] = hits, queries.relevant[qi]
-    scores_all = trec_metrics(run, qrels, k_values=tuple(params["k_values"]), round_to=params["round_to"])
+    evaluated, per_query = trec_per_query(run, qrels, k_values=tuple(params["k_values"]))
+    scores_all = trec_means(evaluated, per_query, round_to=params["round_to"])
     details = {"similarity": similarity, "split": task.splits.get(params["split"], params["split"]),
                "queries": len(run), "test_scores": scores_all}
     # unrounded per-query values of the main metric, for bootstrap intervals in reports
-    per_query = [trec_metrics({q: run[q]}, {q: qrels[q]}, k_values=tuple(params["k_values"]), round_to=None)
-                 [params["main_metric"]] for q in run]
+    values = per_query[params["main_metric"]]
     return Outcome(params["main_metric"], scores_all[params["main_metric"]],
-                   with_per_item(details, "mean", ids=list(run), values=per_query))
+                   with_per_item(details, "mean", ids=evaluated, values=[values[q] for q in evaluated]))
 
 
 def _evaluate_st(params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) -> Outcome:

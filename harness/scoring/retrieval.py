@@ -241,22 +241,15 @@ def graded_ndcg(ranked: Ranked, relevant: Relevant, k: int) -> float:
 
 
 # ------------------------------------------------------------ pytrec / MTEB ----
-def trec_metrics(
+def trec_per_query(
     run: Mapping[str, Mapping[str, float]],
     qrels: Mapping[str, Mapping[str, int]],
     k_values: Sequence[int] = (1, 3, 5, 10, 20, 100, 1000),
-    round_to: int | None = 5,
-) -> dict[str, float]:
-    """MTEB-style metrics via pytrec_eval: "ndcg_at_k", "map_at_k", "recall_at_k",
-    "precision_at_k" for each k, and "mrr" (trec recip_rank: no cut-off).
+) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """Evaluated query ids and, for each metric key of `trec_metrics`, its per-query values.
 
-    Evaluated queries = qrels queries with at least one grade > 0 (trec counts
-    grade <= 0 as non-relevant). Run queries absent from that set are ignored;
-    an evaluated query missing from the run scores 0 rather than silently
-    vanishing from the mean. Gains are linear in the grade; ties are broken by
-    doc id descending (trec_eval), so tie-free runs are needed to match other
-    conventions. Means are rounded to ``round_to`` decimals after averaging, as
-    MTEB does (None keeps full precision).
+    Evaluated queries = qrels queries with at least one grade > 0 (trec counts grade <= 0 as
+    non-relevant); an evaluated query missing from the run scores 0 rather than silently vanishing.
     """
     evaluated = [qid for qid, rel in qrels.items() if any(g > 0 for g in rel.values())]
     if not evaluated:
@@ -267,22 +260,44 @@ def trec_metrics(
     measures = {f"ndcg_cut.{ks}", f"map_cut.{ks}", f"recall.{ks}", f"P.{ks}", "recip_rank"}
     per_query = pytrec_eval.RelevanceEvaluator(trec_qrels, measures).evaluate(trec_run)
 
-    names = {"ndcg_cut": "ndcg_at", "map_cut": "map_at", "recall": "recall_at", "P": "precision_at"}
-    out: dict[str, float] = {}
-    for trec_name, key in names.items():
-        for k in k_values:
-            out[f"{key}_{k}"] = _sequential_mean(per_query, f"{trec_name}_{k}", evaluated)
-    out["mrr"] = _sequential_mean(per_query, "recip_rank", evaluated)
+    names = {f"{key}_{k}": f"{trec_name}_{k}" for trec_name, key in
+             (("ndcg_cut", "ndcg_at"), ("map_cut", "map_at"), ("recall", "recall_at"), ("P", "precision_at"))
+             for k in k_values}
+    names["mrr"] = "recip_rank"
+    return evaluated, {key: {qid: per_query.get(qid, {}).get(measure, 0.0) for qid in evaluated}
+                       for key, measure in names.items()}
+
+
+def trec_metrics(
+    run: Mapping[str, Mapping[str, float]],
+    qrels: Mapping[str, Mapping[str, int]],
+    k_values: Sequence[int] = (1, 3, 5, 10, 20, 100, 1000),
+    round_to: int | None = 5,
+) -> dict[str, float]:
+    """MTEB-style metrics via pytrec_eval: "ndcg_at_k", "map_at_k", "recall_at_k",
+    "precision_at_k" for each k, and "mrr" (trec recip_rank: no cut-off), averaged over the
+    queries of `trec_per_query`. Gains are linear in the grade; ties are broken by
+    doc id descending (trec_eval), so tie-free runs are needed to match other
+    conventions. Means are rounded to ``round_to`` decimals after averaging, as
+    MTEB does (None keeps full precision).
+    """
+    return trec_means(*trec_per_query(run, qrels, k_values), round_to=round_to)
+
+
+def trec_means(evaluated: list[str], per_query: Mapping[str, Mapping[str, float]],
+               round_to: int | None = 5) -> dict[str, float]:
+    """The means `trec_metrics` reports, from `trec_per_query`'s output."""
+    out = {key: _sequential_mean(values, evaluated) for key, values in per_query.items()}
     if round_to is not None:
         out = {key: round(value, round_to) for key, value in out.items()}
     return out
 
 
-def _sequential_mean(per_query: Mapping[str, Mapping[str, float]], measure: str, qids: list[str]) -> float:
+def _sequential_mean(values: Mapping[str, float], qids: list[str]) -> float:
     # MTEB sums per-query values in order and divides once; keep that order.
     total = 0.0
     for qid in qids:
-        total += per_query.get(qid, {}).get(measure, 0.0)
+        total += values[qid]
     return total / len(qids)
 
 

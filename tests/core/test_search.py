@@ -8,7 +8,7 @@ import pytest
 from harness.search import rerank, top_k
 
 
-@pytest.mark.parametrize("similarity", ["cosine", "dot", "euclidean_jmteb_retrieval"])
+@pytest.mark.parametrize("similarity", ["cosine", "dot", "euclidean_jmteb_retrieval", "euclidean"])
 @pytest.mark.parametrize("chunk", [1, 7, 1000])
 def test_top_k_equals_brute_force_with_ties(similarity, chunk):
     rng = np.random.default_rng(0)
@@ -21,6 +21,8 @@ def test_top_k_equals_brute_force_with_ties(similarity, chunk):
         full = (q / np.linalg.norm(q, axis=1, keepdims=True)) @ (d / np.linalg.norm(d, axis=1, keepdims=True)).T
     elif similarity == "dot":
         full = q @ d.T
+    elif similarity == "euclidean":
+        full = -np.linalg.norm(q[:, None] - d[None], axis=2)
     else:
         full = 100 / (np.linalg.norm(q[:, None] - d[None], axis=2) + 1e-4)
     full = full.astype(np.float32)
