@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     corrupt: int = 0
+    encode_seconds: float = 0.0  # time inside the model, for the misses
+    embed_seconds: float = 0.0  # all time spent getting embeddings: cache reads and hashing included
 
 
 class CachedEncoder:
@@ -66,6 +69,13 @@ class CachedEncoder:
         return None
 
     def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self._encode(texts, role, task)
+        finally:
+            self.stats.embed_seconds += time.perf_counter() - started
+
+    def _encode(self, texts: list[str], role: str, task: TaskSpec) -> np.ndarray:
         if not isinstance(self.inner, BatchedEncoder):
             return self._encode_chunks(texts, role, task, self.inner.encode, self.chunk)
         # Chunk along the backend's batch plan, at batch boundaries: cached or not, every text is embedded
@@ -88,7 +98,9 @@ class CachedEncoder:
             array = self._read(path, len(chunk))
             if array is None:
                 self.stats.misses += len(chunk)
+                started = time.perf_counter()
                 array = encode(chunk, role=role, task=task)
+                self.stats.encode_seconds += time.perf_counter() - started
                 write_npy(path, array)
             else:
                 self.stats.hits += len(chunk)

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from harness.encoders.base import BACKENDS, DTYPES, POOLINGS, EncoderConfig
+from harness.encoders.base import ATTENTION, AUTOCAST, BACKENDS, DTYPES, POOLINGS, TORCH_BACKENDS, EncoderConfig
 from harness.errors import HarnessError, one_of
 from harness.paths import CONF_DIR
 from harness.prompts import check_prompt_keys
@@ -36,9 +36,8 @@ AGGREGATES = ("nanobeir",)
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
                   "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False),
                   "storage_dtype": (str, False), "batching": (str, False), "token_budget": (int, False),
-                  "autocast": (str, False)}
+                  "autocast": (str, False), "attention": (str, False)}
 BATCHING = ("reference", "token_budget")
-AUTOCAST = ("bfloat16", "float16")
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
                "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
@@ -154,6 +153,18 @@ def plan(cfg: DictConfig) -> RunPlan:
         raise one_of("batching", encode["batching"], list(BATCHING), where="field 'encode.batching'")
     if encode.get("autocast") not in (None, *AUTOCAST):
         raise one_of("autocast", encode["autocast"], list(AUTOCAST), where="field 'encode.autocast'")
+    if encode.get("attention") not in (None, *ATTENTION):
+        raise one_of("attention", encode["attention"], list(ATTENTION), where="field 'encode.attention'")
+    # Options only a local torch model can honour: accepting them elsewhere would label embeddings with a
+    # setting that was never applied (and key the cache by it).
+    if model["backend"] not in TORCH_BACKENDS:
+        for key, default in (("autocast", None), ("attention", None), ("batching", "reference")):
+            if encode.get(key) not in (None, default):
+                raise HarnessError(f"field 'encode.{key}': applies to backends {', '.join(TORCH_BACKENDS)}, "
+                                   f"not {model['backend']} ({model_file})")
+    if encode.get("batching") == "token_budget" and model["backend"] != "sentence_transformers":
+        raise HarnessError(f"field 'encode.batching': token_budget is implemented by backend "
+                           f"sentence_transformers only, not {model['backend']} ({model_file})")
     if encode.get("token_budget") is not None and encode["token_budget"] < 1:
         raise HarnessError("field 'encode.token_budget' must be a positive integer")
     protocol = data.get("protocol") or suite.get("protocol")
@@ -189,7 +200,7 @@ def plan(cfg: DictConfig) -> RunPlan:
         show_progress=encode.get("show_progress", True),
         add_eos=bool(model.get("add_eos")), truncate_dims=truncate_dims, api=dict(model.get("api") or {}),
         batching=encode.get("batching") or "reference", token_budget=encode.get("token_budget") or 16384,
-        autocast=encode.get("autocast"),
+        autocast=encode.get("autocast"), attention=encode.get("attention"),
     )
     data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
     if data_dir is not None and not data_dir.is_dir():

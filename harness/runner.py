@@ -161,7 +161,9 @@ def run(plan: RunPlan) -> list[TaskResult]:
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds_per_task": timings,
         "cache": None if stats is None else {"dir": str(plan.cache_dir), "hit_texts": stats.hits,
-                                             "miss_texts": stats.misses, "corrupt_entries": stats.corrupt},
+                                             "miss_texts": stats.misses, "corrupt_entries": stats.corrupt,
+                                             "encode_seconds": round(stats.encode_seconds, 3),
+                                             "embed_seconds": round(stats.embed_seconds, 3)},
     }
     try:
         write_results(plan.output_dir, results, scrub(run_info))
@@ -176,7 +178,8 @@ def run(plan: RunPlan) -> list[TaskResult]:
     for dim, dim_results in per_dim.items():
         write_results(plan.output_dir / f"dim{dim}", dim_results, {**run_info, "truncate_dim": dim})
     if stats is not None:
-        print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded", flush=True)
+        print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded "
+              f"({stats.encode_seconds:.1f} s encoding, {stats.embed_seconds:.1f} s getting embeddings)", flush=True)
     print(f"results written to {plan.output_dir}", flush=True)
     return results
 

@@ -1,14 +1,17 @@
 """Exact top-k search over a corpus in chunks (the "predict" step of retrieval).
 
 Never materialises the full query x corpus matrix: each chunk of documents is scored against all queries,
-only its best candidates survive, and survivors are merged. The corpus may be a memmap (float32 or float16,
-see harness.store): only the current chunk is read and converted, so memory is bounded by
-query_batch x chunk_size scores plus one chunk of vectors. Ties are resolved deterministically by
+only its best candidates survive, and survivors are merged, all on the search device (CPU or GPU; only the
+final k per query come back). The corpus may be a memmap (float32 or float16, see harness.store): only the
+current chunk is read and converted, so memory is bounded by the score block (at most MAX_SCORE_BYTES) plus
+one chunk of vectors. Ties are resolved deterministically by
 (score descending, tie_rank ascending); with tie_rank = rank of the document id this is
 sentence-transformers 6.2's rule, so results do not depend on the chunk size.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import torch
@@ -28,41 +31,63 @@ def _scores(q: torch.Tensor, d: torch.Tensor, similarity: str) -> torch.Tensor:
     raise ValueError(f"unknown similarity '{similarity}'")
 
 
+# Scores held at once (query batch x document chunk, float32). A task's chunk_size (JMTEB's doc_chunk_size
+# is 1,000,000) is cut to fit, so a Mr.TyDi-size corpus cannot exhaust memory; the chunking never changes the
+# result (candidates are exact per chunk, ties resolved by tie_rank).
+MAX_SCORE_BYTES = 256 * 2**20
+
+
+def chunk_for(chunk_size: int, n_queries: int, k: int, max_score_bytes: int = MAX_SCORE_BYTES) -> int:
+    """Documents per chunk: at most chunk_size, and few enough that the score block fits max_score_bytes."""
+    fitting = max_score_bytes // (4 * max(n_queries, 1))
+    return max(k, 1, min(chunk_size, fitting))
+
+
 def top_k(queries: np.ndarray, corpus: np.ndarray, k: int, similarity: str, *, chunk_size: int = 50_000,
-          tie_rank: np.ndarray | None = None, device: str = "auto",
-          query_batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+          tie_rank: np.ndarray | None = None, device: str = "auto", query_batch: int = 4096,
+          max_score_bytes: int = MAX_SCORE_BYTES) -> tuple[np.ndarray, np.ndarray]:
     """Indices (n_queries, k') and scores of the best k' = min(k, n_docs) documents per query."""
     n_docs = corpus.shape[0]
     k = min(k, n_docs)
-    tie = np.arange(n_docs) if tie_rank is None else np.asarray(tie_rank)
     dev = torch.device(resolve_device(device))
+    tie = torch.as_tensor(np.arange(n_docs) if tie_rank is None else np.asarray(tie_rank), dtype=torch.int64,
+                          device=dev)
     out_idx = np.empty((queries.shape[0], k), dtype=np.int64)
     out_score = np.empty((queries.shape[0], k), dtype=np.float32)
     for qs in range(0, queries.shape[0], query_batch):
         q = torch.as_tensor(queries[qs:qs + query_batch], dtype=torch.float32, device=dev)
-        # survivors per query so far (ragged until the corpus has contributed k documents)
-        best_idx = [np.empty(0, dtype=np.int64) for _ in range(q.shape[0])]
-        best_score = [np.empty(0, dtype=np.float32) for _ in range(q.shape[0])]
-        for ds in range(0, n_docs, chunk_size):
-            block = corpus[ds:ds + chunk_size]
-            if block.dtype != np.float32 or not block.flags.writeable:
-                block = np.array(block, dtype=np.float32)  # float16 or a read-only memmap: copy this chunk only
-            d = torch.as_tensor(block, device=dev)
-            scores = _scores(q, d, similarity)
-            kk = min(k, d.shape[0])
-            # k-th best score per query: every doc scoring >= it is a candidate, so boundary ties survive.
-            kth = torch.topk(scores, kk, dim=1).values[:, -1:]
-            mask = (scores >= kth).cpu().numpy()
-            scores_np = scores.cpu().numpy()
-            for row in range(q.shape[0]):
-                cols = np.flatnonzero(mask[row])
-                ci = np.concatenate([best_idx[row], cols + ds])
-                cs = np.concatenate([best_score[row], scores_np[row, cols]])
-                order = np.lexsort((tie[ci], -cs.astype(np.float64)))[:k]
-                best_idx[row], best_score[row] = ci[order], cs[order]
-        out_idx[qs:qs + q.shape[0]] = np.stack(best_idx)
-        out_score[qs:qs + q.shape[0]] = np.stack(best_score)
+        chunk = chunk_for(chunk_size, q.shape[0], k, max_score_bytes)
+        best_score = torch.empty((q.shape[0], 0), dtype=torch.float32, device=dev)
+        best_idx = torch.empty((q.shape[0], 0), dtype=torch.int64, device=dev)
+        for ds in range(0, n_docs, chunk):
+            scores = _scores(q, _as_float32(corpus[ds:ds + chunk], dev), similarity)
+            best = torch.topk(scores, min(k, scores.shape[1]), dim=1)
+            # Documents tied with a query's k-th score may have been cut arbitrarily by topk: widen the
+            # candidates until every tie at the boundary is in (rare; exact ties need identical scores).
+            width = int((scores >= best.values[:, -1:]).sum(dim=1).max())
+            if width > best.values.shape[1]:
+                best = torch.topk(scores, width, dim=1)
+            best_score, best_idx = _merge(torch.cat([best_score, best.values], dim=1),
+                                          torch.cat([best_idx, best.indices + ds], dim=1), tie, k)
+        out_idx[qs:qs + q.shape[0]] = best_idx.cpu().numpy()
+        out_score[qs:qs + q.shape[0]] = best_score.cpu().numpy()
     return out_idx, out_score
+
+
+def _as_float32(block: np.ndarray, dev: torch.device) -> torch.Tensor:
+    """One chunk as float32 on the device; a float16 chunk is converted by torch (vectorised, several times
+    faster than numpy's astype), a read-only memmap chunk is wrapped without a copy (it is only read)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.as_tensor(block, device=dev).float()
+
+
+def _merge(scores: torch.Tensor, idx: torch.Tensor, tie: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k best candidates per row, by (score descending, tie rank ascending): two stable sorts."""
+    by_tie = torch.argsort(tie[idx], dim=1, stable=True)
+    scores, idx = scores.gather(1, by_tie), idx.gather(1, by_tie)
+    by_score = torch.argsort(scores, dim=1, descending=True, stable=True)[:, :k]
+    return scores.gather(1, by_score), idx.gather(1, by_score)
 
 
 def rerank(query: np.ndarray, candidates: np.ndarray, similarity: str, tie_rank: np.ndarray) -> np.ndarray:

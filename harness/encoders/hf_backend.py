@@ -16,7 +16,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from harness.encoders import model_files
-from harness.encoders.base import BatchedEncoder, EncoderConfig, check_embeddings, resolve_device
+from harness.encoders.base import (BatchedEncoder, EncoderConfig, autocast_context, check_embeddings, model_kwargs,
+                                   resolve_device)
 from harness.errors import HarnessError
 from harness.taskspec import TaskSpec
 
@@ -58,11 +59,10 @@ def _load(config: EncoderConfig) -> Loaded:
     else:
         pooling, include_prompt = config.pooling, True
 
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[config.dtype]
     kwargs = {"trust_remote_code": config.trust_remote_code}
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(transformer_dir), **kwargs)
-        model = AutoModel.from_pretrained(str(transformer_dir), dtype=dtype, **kwargs)
+        model = AutoModel.from_pretrained(str(transformer_dir), **model_kwargs(config), **kwargs)
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
             raise HarnessError(f"model {config.name}: the model needs remote code but its config has "
@@ -155,7 +155,7 @@ class TransformersEncoder(BatchedEncoder):
         features = loaded.tokenizer(texts, padding=True, truncation="longest_first", return_tensors="pt")
         features = {k: v.to(loaded.device) for k, v in features.items()
                     if loaded.inputs is None or k in loaded.inputs}
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast_context(self.config, torch.device(loaded.device).type):
             tokens = loaded.model(**features)[0]
             mask = features["attention_mask"]
             if prompt_length:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from harness.encoders.base import BatchedEncoder, EncoderConfig, check_embeddings, resolve_device
+from harness.encoders.base import (BatchedEncoder, EncoderConfig, autocast_context, check_embeddings, model_kwargs,
+                                   resolve_device)
 from harness.errors import HarnessError
 from harness.prompts import resolve_prompt
 from harness.taskspec import TaskSpec
@@ -34,14 +35,13 @@ def load_model_checked(config: EncoderConfig):
     import torch
     from sentence_transformers import SentenceTransformer
 
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[config.dtype]
     try:
         model = SentenceTransformer(
             str(local) if local.exists() else config.path,
             device=resolve_device(config.device),
             revision=None if local.exists() else config.revision,
             trust_remote_code=config.trust_remote_code,
-            model_kwargs={"dtype": dtype},
+            model_kwargs=model_kwargs(config),
         )
     except ValueError as exc:
         if "trust_remote_code" in str(exc):
@@ -125,9 +125,7 @@ class SentenceTransformersEncoder(BatchedEncoder):
         parts = []
         bar = tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
                    disable=not self.config.show_progress, dynamic_ncols=True)
-        device = torch.device(self.model.device).type
-        mixed = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(self.config.autocast)
-        with bar, torch.autocast(device, dtype=mixed or torch.bfloat16, enabled=mixed is not None):
+        with bar, autocast_context(self.config, torch.device(self.model.device).type):
             for start, end in self._batches(texts):
                 batch = texts[start:end]
                 size = len(batch)

@@ -90,3 +90,17 @@ def test_bad_dtype_and_model_field_rejected():
 def test_data_dir_defaults_to_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path))
     assert plan(compose([])).data_dir == tmp_path
+
+
+def test_fast_encode_options_are_checked_against_the_backend():
+    fast = plan(compose(["encode=fast", "tasks=[jsts]"]))
+    assert (fast.encoder.autocast, fast.encoder.attention) == ("bfloat16", "eager")
+    with pytest.raises(HarnessError, match="field 'encode.attention'"):
+        plan(compose(["encode.attention=flash", "tasks=[jsts]"]))
+    # a setting the backend cannot apply would label (and cache) embeddings with something never done
+    for override in ("encode.autocast=bfloat16", "encode.attention=eager", "encode.batching=token_budget"):
+        with pytest.raises(HarnessError, match=r"field 'encode\.\w+': applies to backends .* not static"):
+            plan(compose(["model=static-embedding-japanese", override, "tasks=[jsts]"]))
+    with pytest.raises(HarnessError, match="token_budget is implemented by backend sentence_transformers only"):
+        plan(compose(["model=ruri-v3-30m", "model.backend=transformers", "encode.batching=token_budget",
+                      "tasks=[jsts]"]))

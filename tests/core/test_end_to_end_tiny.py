@@ -78,8 +78,14 @@ def test_tiny_model_run_matches_direct_computation(tmp_path, tiny_model, capsys)
     assert prov["seed"] == 0 and prov["model"]["dtype"] == "float32"
 
     # A second identical run is served from the embedding cache and writes identical score files.
+    first = json.loads((out / "run.json").read_text())["cache"]
+    assert first["miss_texts"] > 0 and first["encode_seconds"] > 0
     before = {p: p.read_bytes() for p in out.glob("*/*.json")}
     assert main(["run", f"model.path={tiny_model}", f"data_dir={data}", "tasks=[jsts,jaquad_retrieval]",
                  f"output_dir={out}", f"cache_dir={tmp_path}/cache", "encode.show_progress=false"]) == 0
-    assert "0 encoded" in capsys.readouterr().out
+    assert "0 encoded (0.0 s encoding" in capsys.readouterr().out
+    second = json.loads((out / "run.json").read_text())["cache"]
+    assert second["hit_texts"] == first["miss_texts"] + first["hit_texts"]
+    assert second["miss_texts"] == 0 and second["encode_seconds"] == 0.0
+    assert 0 < second["embed_seconds"]  # cache reads (timing ratios are measured in scripts/, not asserted)
     assert {p: p.read_bytes() for p in out.glob("*/*.json")} == before

@@ -113,3 +113,23 @@ def test_pooling_contradicting_the_model_stops(tiny_models, backend):
     encoder = build_encoder(config(tiny_models("bert", pooling="mean"), backend, pooling="cls"))
     with pytest.raises(HarnessError, match="field 'pooling' is 'cls' but the model's own Pooling module uses 'mean'"):
         encoder.encode(TEXTS, role="query", task=load_task("jsts"))
+
+
+@pytest.mark.parametrize("family,options", [("bert", {"pooling": "mean"}), ("llama", {
+    "pooling": "lasttoken", "include_prompt": False, "padding_side": "left"})], ids=["bert", "llama"])
+def test_fast_settings_are_applied_by_both_torch_backends(tiny_models, family, options):
+    # autocast and the attention kernel must act in the transformers backend exactly as in the
+    # sentence-transformers one: the cache key says they were used, so silently ignoring them is a wrong label.
+    path = tiny_models(family, **options)
+    task = load_task("jsts")
+    plain = build_encoder(config(path, "sentence_transformers")).encode(TEXTS, role="query", task=task)
+    eager = {b: build_encoder(config(path, b, attention="eager")).encode(TEXTS, role="query", task=task)
+             for b in ("transformers", "sentence_transformers")}
+    mixed = {b: build_encoder(config(path, b, autocast="bfloat16")).encode(TEXTS, role="query", task=task)
+             for b in ("transformers", "sentence_transformers")}
+    for backend in eager:
+        assert_close(eager[backend], plain)  # another kernel, the same function to float32 rounding
+        assert np.abs(mixed[backend] - mixed["sentence_transformers"]).max() <= TOL
+        assert np.abs(mixed[backend] - plain).max() > TOL  # bf16 really ran: the vectors moved
+    model = build_encoder(config(path, "transformers", attention="eager")).loaded.model
+    assert model.config._attn_implementation == "eager"

@@ -46,6 +46,6 @@ def test_cache_key_separates_fast_settings():
                 max_length=None, dtype="float32", similarity="cosine", trust_remote_code=False)
     keys = {str(EncoderConfig(**base, **extra).identity()) for extra in
             ({}, {"batching": "token_budget"}, {"batching": "token_budget", "token_budget": 512},
-             {"autocast": "bfloat16"})}
-    assert len(keys) == 4
+             {"autocast": "bfloat16"}, {"attention": "eager"})}
+    assert len(keys) == 5
     assert "batching" not in EncoderConfig(**base).identity()  # old cache keys stay valid
