@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.atomic import write_npy
-from harness.encoders.base import BatchedEncoder, Encoder
+from harness.encoders.base import BatchedEncoder, Encoder, group_batches
 from harness.taskspec import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -77,22 +77,24 @@ class CachedEncoder:
 
     def _encode(self, texts: list[str], role: str, task: TaskSpec) -> np.ndarray:
         if not isinstance(self.inner, BatchedEncoder):
-            return self._encode_chunks(texts, role, task, self.inner.encode, self.chunk)
+            groups = [(s, min(s + self.chunk, len(texts))) for s in range(0, len(texts), self.chunk)]
+            return self._encode_chunks(texts, role, task, self.inner.encode, groups)
         # Chunk along the backend's batch plan, at batch boundaries: cached or not, every text is embedded
         # in the very batch a single uncached encode would put it in.
         order = self.inner.batch_order(texts)
-        size = self.config.batch_size
-        chunk = max(size, self.chunk // size * size)
-        ordered = self._encode_chunks([texts[i] for i in order], role, task, self.inner.encode_in_order, chunk)
+        planned = [texts[i] for i in order]
+        groups = group_batches(self.inner.batch_bounds(planned), self.chunk)
+        ordered = self._encode_chunks(planned, role, task, self.inner.encode_in_order, groups)
         result = np.empty_like(ordered)
         result[order] = ordered
         return result
 
-    def _encode_chunks(self, texts: list[str], role: str, task: TaskSpec, encode, chunk_size: int) -> np.ndarray:
+    def _encode_chunks(self, texts: list[str], role: str, task: TaskSpec, encode,
+                       groups: list[tuple[int, int]]) -> np.ndarray:
         prompt = self.prompt_for(role, task)
         parts = []
-        for start in range(0, len(texts), chunk_size):
-            chunk = texts[start:start + chunk_size]
+        for start, end in groups:
+            chunk = texts[start:end]
             key = self._key(prompt, chunk)
             path = self.directory / key[:2] / f"{key}.npy"
             array = self._read(path, len(chunk))

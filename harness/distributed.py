@@ -16,20 +16,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from harness.encoders.base import BatchedEncoder, Encoder, EncoderConfig, build_encoder, resolve_device
+from harness.encoders.base import (BatchedEncoder, Encoder, EncoderConfig, build_encoder, resolve_device,
+                                   split_batches)
 from harness.taskspec import TaskSpec
 
 
 def launched() -> bool:
     """True under torchrun (or any launcher that sets RANK and WORLD_SIZE) with more than one rank."""
     return "RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def shard_bounds(n_texts: int, batch_size: int, world_size: int) -> list[tuple[int, int]]:
-    """[start, end) of each rank's shard: whole batches of the plan, as even as the batch count allows."""
-    n_batches = -(-n_texts // batch_size)
-    cuts = [min(n_texts, (r * n_batches // world_size) * batch_size) for r in range(world_size + 1)]
-    return list(zip(cuts[:-1], cuts[1:]))
 
 
 class DistributedEncoder(BatchedEncoder):
@@ -74,13 +68,18 @@ class DistributedEncoder(BatchedEncoder):
             return self.inner.batch_order(texts)
         return np.arange(len(texts))
 
+    def batch_bounds(self, ordered: list[str]) -> list[tuple[int, int]]:
+        if isinstance(self.inner, BatchedEncoder):
+            return self.inner.batch_bounds(ordered)
+        return super().batch_bounds(ordered)
+
     def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
         """Rank 0 only: split the planned texts over the ranks, encode, gather in plan order."""
         if not self.is_main:
             raise RuntimeError("only rank 0 encodes on request; the other ranks run serve()")
         if not texts:
             return np.zeros((0, 0), np.float32)
-        bounds = shard_bounds(len(texts), self.config.batch_size, self.world_size)
+        bounds = split_batches(self.batch_bounds(texts), self.world_size)  # one run of whole batches per rank
         requests = [(texts[start:end], role, task) for start, end in bounds]
         parts = self._exchange(requests)
         return np.concatenate(parts)

@@ -108,9 +108,16 @@ class BatchedEncoder(ABC):
         """Permutation of `texts` in which consecutive runs of `batch_size` form the batches."""
         return np.arange(len(texts))
 
+    def batch_bounds(self, ordered: list[str]) -> list[tuple[int, int]]:
+        """[start, end) of the batches `encode_in_order(ordered)` runs. A run of whole batches cut from this
+        plan is planned into the very same batches again, which is what lets the cache and the ranks split
+        the work without changing a bit."""
+        size = self.config.batch_size
+        return [(s, min(s + size, len(ordered))) for s in range(0, len(ordered), size)]
+
     @abstractmethod
     def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
-        """Encode consecutive batches of `config.batch_size` as given, without reordering."""
+        """Encode the batches of `batch_bounds(texts)` as given, without reordering."""
 
     def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
         order = self.batch_order(texts)
@@ -118,6 +125,23 @@ class BatchedEncoder(ABC):
         result = np.empty_like(ordered)
         result[order] = ordered
         return result
+
+
+def group_batches(bounds: list[tuple[int, int]], target: int) -> list[tuple[int, int]]:
+    """Consecutive whole batches joined into groups of at most `target` texts (one batch at least)."""
+    groups: list[tuple[int, int]] = []
+    for start, end in bounds:
+        if groups and end - groups[-1][0] <= target:
+            groups[-1] = (groups[-1][0], end)
+        else:
+            groups.append((start, end))
+    return groups
+
+
+def split_batches(bounds: list[tuple[int, int]], parts: int) -> list[tuple[int, int]]:
+    """`parts` contiguous runs of whole batches, as even as the batch count allows (empty runs as (0, 0))."""
+    cuts = [r * len(bounds) // parts for r in range(parts + 1)]
+    return [(bounds[a][0], bounds[b - 1][1]) if b > a else (0, 0) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def resolve_device(device: str) -> str:

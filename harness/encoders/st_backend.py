@@ -95,11 +95,9 @@ class SentenceTransformersEncoder(BatchedEncoder):
         ids = tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
         return np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(texts))
 
-    def _batches(self, texts: list[str]) -> list[tuple[int, int]]:
-        """[start, end) of each batch of texts already in batch order."""
+    def batch_bounds(self, texts: list[str]) -> list[tuple[int, int]]:
         if self.config.batching == "reference":
-            size = self.config.batch_size
-            return [(s, min(s + size, len(texts))) for s in range(0, len(texts), size)]
+            return super().batch_bounds(texts)
         # Longest first: a batch pads to its first text, so it takes budget // that length texts.
         counts, bounds, start = self._token_counts(texts), [], 0
         while start < len(texts):
@@ -126,7 +124,7 @@ class SentenceTransformersEncoder(BatchedEncoder):
         bar = tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
                    disable=not self.config.show_progress, dynamic_ncols=True)
         with bar, autocast_context(self.config, torch.device(self.model.device).type):
-            for start, end in self._batches(texts):
+            for start, end in self.batch_bounds(texts):
                 batch = texts[start:end]
                 size = len(batch)
                 if self.config.add_eos:  # as JMTEB's add_eos: the EOS token appended as text

@@ -23,7 +23,7 @@ def test_token_budget_batches_fill_the_budget_longest_first(tiny_model):
     order = enc.batch_order(TEXTS)
     counts = enc._token_counts([TEXTS[i] for i in order])
     assert (np.diff(counts) <= 0).all()
-    for start, end in enc._batches([TEXTS[i] for i in order]):
+    for start, end in enc.batch_bounds([TEXTS[i] for i in order]):
         assert (end - start) * counts[start] <= 64 or end - start == 1
 
 
@@ -49,3 +49,15 @@ def test_cache_key_separates_fast_settings():
              {"autocast": "bfloat16"}, {"attention": "eager"})}
     assert len(keys) == 5
     assert "batching" not in EncoderConfig(**base).identity()  # old cache keys stay valid
+
+
+def test_cache_chunks_keep_the_token_budget_batches(tiny_model, tmp_path):
+    # The cache cuts along the backend's own batch plan, so a cached encode runs exactly the batches of an
+    # uncached one: bit-identical vectors in token-budget mode too.
+    from harness.cache import CachedEncoder
+
+    task = load_task("jsts")
+    plain = _encoder(tiny_model, batching="token_budget", token_budget=64).encode(TEXTS, role="query", task=task)
+    cached = CachedEncoder(_encoder(tiny_model, batching="token_budget", token_budget=64), tmp_path, chunk=10)
+    assert np.array_equal(cached.encode(TEXTS, role="query", task=task), plain)
+    assert cached.stats.misses == len(TEXTS) and len(list(tmp_path.rglob("*.npy"))) > 2

@@ -8,20 +8,32 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.distributed import shard_bounds
+from harness.encoders.base import group_batches, split_batches
 from tests.conftest import CORPUS, ROOT, write_jsonl
 
 
-def test_shard_bounds_cut_whole_batches_and_cover_everything():
-    assert shard_bounds(10, 4, 2) == [(0, 4), (4, 10)]  # 3 batches: [0:4] | [4:8] [8:10]
-    assert shard_bounds(8, 4, 2) == [(0, 4), (4, 8)]
-    assert shard_bounds(3, 4, 2) == [(0, 0), (0, 3)]  # one batch: rank 0 idle, rank 1 takes it
-    assert shard_bounds(0, 4, 3) == [(0, 0), (0, 0), (0, 0)]
+def _fixed(n: int, size: int) -> list[tuple[int, int]]:
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def test_split_batches_cuts_whole_batches_and_covers_everything():
+    assert split_batches(_fixed(10, 4), 2) == [(0, 4), (4, 10)]  # 3 batches: [0:4] | [4:8] [8:10]
+    assert split_batches(_fixed(8, 4), 2) == [(0, 4), (4, 8)]
+    assert split_batches(_fixed(3, 4), 2) == [(0, 0), (0, 3)]  # one batch: rank 0 idle, rank 1 takes it
+    assert split_batches([], 3) == [(0, 0), (0, 0), (0, 0)]
+    uneven = [(0, 5), (5, 7), (7, 8), (8, 20), (20, 21)]  # token-budget batches vary in size
+    assert split_batches(uneven, 2) == [(0, 7), (7, 21)]
     for n, size, world in [(97, 8, 3), (1000, 32, 4), (5, 1, 2)]:
-        bounds = shard_bounds(n, size, world)
+        bounds = split_batches(_fixed(n, size), world)
         assert bounds[0][0] == 0 and bounds[-1][1] == n
         assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
         assert all(start % size == 0 for start, _ in bounds)
+
+
+def test_group_batches_joins_whole_batches_up_to_the_cache_chunk():
+    assert group_batches(_fixed(10, 4), 8) == [(0, 8), (8, 10)]
+    assert group_batches(_fixed(10, 4), 3) == [(0, 4), (4, 8), (8, 10)]  # a batch is never cut
+    assert group_batches([(0, 5), (5, 7), (7, 8), (8, 20)], 8) == [(0, 8), (8, 20)]
 
 
 def _make_data(root: Path) -> None:
