@@ -5,8 +5,13 @@ Local layout (the layout of `harness data export` and of ../shared/data):
     <data_dir>/<task.local>/corpus.jsonl           retrieval / reranking documents
     <data_dir>/<task.local>/{corpus,queries,qrels}.jsonl   BEIR / NanoBEIR schema
 
-Without a data_dir rows come from `datasets.load_dataset` at the task's pinned revision. The hub is probed
-first with a short timeout so an air-gapped machine fails in seconds with one line, instead of retrying.
+Without a data_dir rows come from `datasets.load_dataset` at the task's pinned revision (memory-mapped Arrow
+files, read in batches). The hub is probed first with a short timeout so an air-gapped machine fails in
+seconds with one line, instead of retrying.
+
+`DataSource.rows` returns a part as a list; `DataSource.iter_rows` hands out the same rows block by block as
+they are read, with the same checks, errors and provenance, for corpora too large to hold as rows
+(harness.families.corpus).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +30,12 @@ from harness.errors import HarnessError
 from harness.taskspec import TaskSpec
 
 HUB_TIMEOUT_S = 3.0
+ROW_BLOCK = 10_000  # rows per list from DataSource.iter_rows (and per Arrow batch read from the hub)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All rows of a jsonl file; a bad line is reported with its line number."""
-    rows = []
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) for each non-blank line, read one line at a time; a bad line is reported with its
+    line number."""
     try:
         with open(path, encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
@@ -40,10 +47,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                     raise HarnessError(f"{path}:{number}: line is not valid JSON ({exc.msg})") from None
                 if not isinstance(row, dict):
                     raise HarnessError(f"{path}:{number}: line is not a JSON object")
-                rows.append(row)
+                yield number, row
     except UnicodeDecodeError as exc:
         raise HarnessError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
-    return rows
 
 
 def file_sha256(path: Path) -> str:
@@ -78,37 +84,62 @@ class DataSource:
 
     def rows(self, task: TaskSpec, part: str, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Rows of one part of `task`, with `required` harness columns checked (renamed per task.columns)."""
-        if self.data_dir is not None:
-            rows, origin = self._local(task, part)
-        else:
-            rows, origin = self._hub(task, part)
-        self.provenance.setdefault(task.name, {})[part] = {**origin, "rows": len(rows)}
-        if not rows:  # every part feeds a score: an empty one would give NaN or a crash downstream
-            raise HarnessError(f"{origin['where']}: is empty (no rows for task {task.name}, {part})")
-        missing = [c for c in required if rows and task.column(c) not in rows[0]]
-        if missing:
-            raise HarnessError(f"{origin['where']}: missing column '{task.column(missing[0])}' "
-                               f"(task {task.name}, columns present: {', '.join(rows[0])})")
-        for number, row in enumerate(rows, 1):
-            absent = [c for c in required if task.column(c) not in row]
-            if absent:
-                raise HarnessError(f"{origin['where']}:{number}: missing column '{task.column(absent[0])}'")
-        return rows
+        numbered, origin = self._open(task, part)
+        return [row for _, row in self._checked(task, part, numbered, origin, required)]
+
+    def iter_rows(self, task: TaskSpec, part: str, required: tuple[str, ...] = (),
+                  block: int = ROW_BLOCK) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+        """The rows of `rows()`, read as they are consumed: lists of at most `block` (line, row) pairs (the line
+        in the jsonl file, or the row number on the hub), so a corpus never has to fit in memory as rows.
+        Each call reads the part again; provenance is recorded as by `rows()`."""
+        numbered, origin = self._open(task, part)
+        batch = []
+        for pair in self._checked(task, part, numbered, origin, required):
+            batch.append(pair)
+            if len(batch) == block:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def where(self, task: TaskSpec, part: str) -> str:
         """The file (or hub dataset) a part was read from, for error messages."""
         return self.provenance.get(task.name, {}).get(part, {}).get("where", f"{task.name}/{part}")
 
-    def _local(self, task: TaskSpec, part: str) -> tuple[list[dict], dict]:
+    def _checked(self, task: TaskSpec, part: str, numbered: Iterable[tuple[int, dict]], origin: dict,
+                 required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+        """`numbered` with the required columns checked row by row; provenance (with the row count) recorded
+        once every row has been read."""
+        parts = self.provenance.setdefault(task.name, {})
+        parts.setdefault(part, dict(origin))  # `where` for error messages while the rows are still being read
+        columns = [task.column(c) for c in required]
+        count = 0
+        for number, row in numbered:
+            absent = [c for c in columns if c not in row]
+            if absent and count == 0:
+                raise HarnessError(f"{origin['where']}: missing column '{absent[0]}' "
+                                   f"(task {task.name}, columns present: {', '.join(row)})")
+            if absent:
+                raise HarnessError(f"{origin['where']}:{number}: missing column '{absent[0]}'")
+            count += 1
+            yield number, row
+        parts[part] = {**origin, "rows": count}
+        if not count:  # every part feeds a score: an empty one would give NaN or a crash downstream
+            raise HarnessError(f"{origin['where']}: is empty (no rows for task {task.name}, {part})")
+
+    def _open(self, task: TaskSpec, part: str) -> tuple[Iterator[tuple[int, dict]], dict]:
+        """The (line, row) pairs of a part, not yet read, and where they come from."""
+        return self._local(task, part) if self.data_dir is not None else self._hub(task, part)
+
+    def _local(self, task: TaskSpec, part: str) -> tuple[Iterator[tuple[int, dict]], dict]:
         path = Path(self.data_dir) / task.local / f"{task.local_file(part)}.jsonl"
         if not path.is_file():
             raise HarnessError(f"{path}: missing data file for task {task.name} ({part}); "
                                f"expected layout <data_dir>/{task.local}/{task.local_file(part)}.jsonl")
-        rows = read_jsonl(path)
-        return rows, {"where": str(path), "source": "local", "path": str(path.resolve()),
-                      "sha256": file_sha256(path)}
+        return iter_jsonl(path), {"where": str(path), "source": "local", "path": str(path.resolve()),
+                                  "sha256": file_sha256(path)}
 
-    def _hub(self, task: TaskSpec, part: str) -> tuple[list[dict], dict]:
+    def _hub(self, task: TaskSpec, part: str) -> tuple[Iterator[tuple[int, dict]], dict]:
         hub = task.hub_part(part)
         if hub is None:
             raise HarnessError(f"{task.file}: task {task.name} has no hub source; give data_dir=D "
@@ -129,5 +160,14 @@ class DataSource:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise HarnessError(f"dataset {label} for task {task.name} cannot be loaded ({reason[:200]}); "
                                f"give a local copy with data_dir=D ({task.local}/{task.local_file(part)}.jsonl)") from None
-        return [dict(r) for r in dataset], {"where": label, "source": "hub", "path": hub.path,
-                                            "name": hub.name, "split": hub.split, "revision": hub.revision}
+        return _hub_rows(dataset), {"where": label, "source": "hub", "path": hub.path, "name": hub.name,
+                                    "split": hub.split, "revision": hub.revision}
+
+
+def _hub_rows(dataset, batch: int = ROW_BLOCK) -> Iterator[tuple[int, dict]]:
+    """(row number, row) of a hub dataset, read from its memory-mapped Arrow files one batch at a time."""
+    number = 0
+    for columns in dataset.iter(batch_size=batch):
+        for values in zip(*columns.values()):
+            number += 1
+            yield number, dict(zip(columns, values))

@@ -70,3 +70,17 @@ def tiny_model(tmp_path_factory) -> Path:
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def refuse_corpus_rows(patch) -> None:
+    """Make DataSource.rows refuse every retrieval corpus (`patch` is a monkeypatch): a run with a streamed
+    corpus (`encode.storage_dtype` set) must never read one whole."""
+    from harness.data import DataSource
+
+    whole_rows = DataSource.rows
+
+    def rows(self, task, part, required=()):
+        assert part != "corpus", "the corpus was materialised as rows"
+        return whole_rows(self, task, part, required)
+
+    patch.setattr(DataSource, "rows", rows)

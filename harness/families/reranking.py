@@ -31,7 +31,7 @@ import numpy as np
 
 from harness.errors import HarnessError, one_of
 from harness.families.base import Context, Family, Outcome, pick_best, texts_of
-from harness.families.retrieval import Corpus, doc_text, load_corpus
+from harness.families.corpus import Corpus, doc_text, load_corpus, rank_ids
 from harness.scoring.reranking import jmteb_rerank_metrics
 from harness.search import rerank
 from harness.taskspec import TaskSpec
@@ -136,9 +136,7 @@ def load_grouped(task: TaskSpec, role: str, ctx: Context, mode: str) -> tuple[Qu
         kept.grades.append(group["grades"])
     if not kept.texts:
         raise HarnessError(f"{where}: no question of task {task.name} has a relevant passage")
-    rank = np.empty(len(doc_ids), dtype=np.int64)
-    rank[np.argsort(np.array(doc_ids, dtype=object), kind="stable")] = np.arange(len(doc_ids))
-    return kept, Corpus(doc_ids, doc_texts, rank)
+    return kept, Corpus(doc_ids, doc_texts, rank_ids(doc_ids)[0])
 
 
 def _rank(q_emb: np.ndarray, queries: Queries, doc_emb: np.ndarray, row_of: dict[str, int],

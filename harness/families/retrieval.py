@@ -12,6 +12,11 @@ MAP@k) or from answer strings (`relevance: answer_match`, AIO3: a question is an
 the top k passages contains one of its `answers`); optionally ranked within a per-query candidate `pool`
 (`<task>/<pool>.jsonl` rows `qid`, `docs`), and flagged `approximate` where the card's setting is unknown.
 Recall@k and MAP@k are always reported as extras (JMTEB itself has neither).
+
+With `encode.storage_dtype` set (large corpora) the corpus is streamed (harness.families.corpus): only its
+ids stay in memory, queries and qrels are checked against them before anything is encoded, its texts go
+from the file to the encoder to a disk memmap block by block, and answer matching reads back only the texts
+of the ranked documents. Without it the corpus is read into memory, as before.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.families.base import Context, Family, Outcome, pick_best, texts_of, with_per_item
+from harness.families.corpus import Corpus, StreamedCorpus, load_corpus, stream_corpus
 from harness.scoring.retrieval import (answer_accuracy, extra_metrics, graded_ndcg, jmteb_metrics, st_metrics,
                                        trec_means, trec_per_query)
 from harness.search import rerank, top_k
@@ -37,48 +43,14 @@ class Queries:
     relevant: list[dict[str, int]]
 
 
-@dataclass
-class Corpus:
-    ids: list[str]
-    texts: list[str]
-    id_rank: np.ndarray  # rank of each id in sorted order: the deterministic tie-break
+AnyCorpus = Corpus | StreamedCorpus  # both have ids, id_rank and texts_at
 
 
-def doc_text(row: dict, task: TaskSpec, mode: str) -> str:
-    text = row.get(task.column("text")) or ""
-    if mode == "title_text":  # MTEB / BEIR / most cards: title + " " + text
-        title = row.get(task.column("title")) or ""
-        return f"{title} {text}".strip()
-    if mode != "text":
-        raise HarnessError(f"{task.file}: field 'doc_text' must be 'text' or 'title_text', got {mode!r}")
-    return text
-
-
-def load_corpus(task: TaskSpec, ctx: Context, mode: str, drop_empty: bool = False) -> tuple[Corpus, set[str]]:
-    """The corpus, and the ids of documents dropped for an empty text (sentence-transformers drops them but
-    still counts them as relevant)."""
-    id_col = "_id" if task.schema == "beir" else "docid"
-    rows = ctx.data.rows(task, "corpus", (id_col, "text"))
-    where = ctx.data.where(task, "corpus")
-    dropped: set[str] = set()
-    if drop_empty:
-        dropped = {str(row[task.column(id_col)]) for row in rows if not doc_text(row, task, mode)}
-        rows = [row for row in rows if str(row[task.column(id_col)]) not in dropped]
-    if not rows:
-        raise HarnessError(f"{where}: the corpus of task {task.name} is empty")
-    ids = [str(row[task.column(id_col)]) for row in rows]
-    if len(set(ids)) != len(ids):
-        seen, dup = set(), None
-        for n, i in enumerate(ids, 1):
-            if i in seen:
-                dup = (n, i)
-                break
-            seen.add(i)
-        raise HarnessError(f"{where}:{dup[0]}: duplicate document id '{dup[1]}' in column '{task.column(id_col)}'")
-    texts = [doc_text(row, task, mode) for row in rows]
-    rank = np.empty(len(ids), dtype=np.int64)
-    rank[np.argsort(np.array(ids, dtype=object), kind="stable")] = np.arange(len(ids))
-    return Corpus(ids, texts, rank), dropped
+def corpus_for(task: TaskSpec, ctx: Context, mode: str, drop_empty: bool = False) -> tuple[AnyCorpus, set[str]]:
+    """Streamed in the large-corpus mode (`encode.storage_dtype`), else in memory; and the dropped ids."""
+    if ctx.notes.get("storage_dtype"):
+        return stream_corpus(task, ctx, mode, drop_empty)
+    return load_corpus(task, ctx, mode, drop_empty)
 
 
 def load_queries(task: TaskSpec, role: str, ctx: Context, drop_empty: bool = False) -> Queries:
@@ -117,7 +89,7 @@ def _beir_queries(task: TaskSpec, ctx: Context, drop_empty: bool) -> Queries:
     return Queries(ids, texts, [qrels[i] for i in ids])
 
 
-def check_relevant(task: TaskSpec, queries: Queries, corpus: Corpus, ctx: Context, role: str,
+def check_relevant(task: TaskSpec, queries: Queries, corpus: AnyCorpus, ctx: Context, role: str,
                    dropped: set[str] = frozenset()) -> None:
     known = set(corpus.ids) | dropped
     for qid, rel in zip(queries.ids, queries.relevant):
@@ -128,15 +100,20 @@ def check_relevant(task: TaskSpec, queries: Queries, corpus: Corpus, ctx: Contex
                                f"'{missing[0]}' that is not in the corpus ({ctx.data.where(task, 'corpus')})")
 
 
-def encode_corpus(ctx: Context, texts: list[str], task: TaskSpec) -> np.ndarray:
-    """In memory, or with `encode.storage_dtype` set, block by block into a disk memmap (harness.store)."""
+def encode_corpus(ctx: Context, corpus: AnyCorpus, task: TaskSpec) -> np.ndarray:
+    """In memory, or with `encode.storage_dtype` set, block by block from the streamed corpus into a disk
+    memmap (harness.store)."""
     storage = ctx.notes.get("storage_dtype")
     if storage is None:
-        return ctx.encoder.encode(texts, role="document", task=task)
-    return encode_to_disk(lambda block: ctx.encoder.encode(block, role="document", task=task), texts, storage)
+        return ctx.encoder.encode(corpus.texts, role="document", task=task)
+
+    def encode(block: list[str]) -> np.ndarray:
+        return ctx.encoder.encode(block, role="document", task=task)
+
+    return encode_to_disk(encode, corpus.stream_texts(), storage, total=len(corpus.ids))
 
 
-def _ranked(queries_emb, corpus_emb, corpus: Corpus, similarity: str, depth: int, params) -> list[list[str]]:
+def _ranked(queries_emb, corpus_emb, corpus: AnyCorpus, similarity: str, depth: int, params) -> list[list[str]]:
     idx, _ = top_k(queries_emb, corpus_emb, depth, similarity, chunk_size=params["chunk_size"],
                    tie_rank=corpus.id_rank)
     return [[corpus.ids[i] for i in row] for row in idx]
@@ -146,12 +123,12 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     if params.get("relevance") == "answer_match":
         return _evaluate_answers(task, params, ctx)
     drop_empty = params.get("drop_empty", False)
-    corpus, dropped = load_corpus(task, ctx, params["doc_text"], drop_empty)
+    corpus, dropped = corpus_for(task, ctx, params["doc_text"], drop_empty)
     roles = [r for r in (params["select_on"], params["split"]) if r]
     queries = {role: load_queries(task, role, ctx, drop_empty) for role in dict.fromkeys(roles)}
     for role, q in queries.items():
         check_relevant(task, q, corpus, ctx, role, dropped)
-    doc_emb = encode_corpus(ctx, corpus.texts, task)
+    doc_emb = encode_corpus(ctx, corpus, task)
     q_emb = {role: ctx.encoder.encode(q.texts, role="query", task=task) for role, q in queries.items()}
     if "k_values" in params:
         return _evaluate_mteb(task, params, ctx, queries[params["split"]], q_emb[params["split"]], doc_emb, corpus)
@@ -183,7 +160,7 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
                    with_per_item(details, "mean", ids=split.ids, values=per_query))
 
 
-def _evaluate_mteb(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) -> Outcome:
+def _evaluate_mteb(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: AnyCorpus) -> Outcome:
     similarity = params["similarity"] or ctx.encoder.config.similarity
     depth = max(params["k_values"])
     idx, scores = top_k(q_emb, doc_emb, depth, similarity, chunk_size=params["chunk_size"],
@@ -206,7 +183,7 @@ def _evaluate_mteb(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: 
                    with_per_item(details, "mean", ids=evaluated, values=[values[q] for q in evaluated]))
 
 
-def _evaluate_st(params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) -> Outcome:
+def _evaluate_st(params, ctx, queries: Queries, q_emb, doc_emb, corpus: AnyCorpus) -> Outcome:
     similarity = params["similarity"] or ctx.encoder.config.similarity
     keep = [i for i, rel in enumerate(queries.relevant) if rel]  # every qrels row counts, score 0 included
     metric_k = {"accuracy_at": params["accuracy_at"], "precision_recall_at": params["precision_recall_at"],
@@ -223,7 +200,8 @@ def _evaluate_st(params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) 
     return Outcome(main, named[main], details)
 
 
-def _card_rankings(task, params, ctx, qids: list[str], q_emb, doc_emb, corpus: Corpus, depth: int) -> list[list[int]]:
+def _card_rankings(task, params, ctx, qids: list[str], q_emb, doc_emb, corpus: AnyCorpus,
+                   depth: int) -> list[list[int]]:
     similarity = params["similarity"] or ctx.encoder.config.similarity
     if not params["pool"]:
         idx, _ = top_k(q_emb, doc_emb, depth, similarity, chunk_size=params["chunk_size"],
@@ -246,7 +224,7 @@ def _card_rankings(task, params, ctx, qids: list[str], q_emb, doc_emb, corpus: C
     return rankings
 
 
-def _evaluate_card(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: Corpus) -> Outcome:
+def _evaluate_card(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: AnyCorpus) -> Outcome:
     relevant = [{d: g for d, g in rel.items() if g >= params["min_grade"]} for rel in queries.relevant]
     keep = [i for i, rel in enumerate(relevant) if rel]  # queries without a positive cannot be scored
     depth = max([*params["ndcg_at"], *params["recall_at"], *params["accuracy_at"], params["mrr_at"],
@@ -268,7 +246,7 @@ def _evaluate_card(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: 
 
 
 def _evaluate_answers(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    corpus, _ = load_corpus(task, ctx, params["doc_text"])
+    corpus, _ = corpus_for(task, ctx, params["doc_text"])
     rows = ctx.data.rows(task, params["split"], ("query", "answers"))
     where = ctx.data.where(task, params["split"])
     texts = texts_of(rows, task.column("query"), where)
@@ -279,12 +257,12 @@ def _evaluate_answers(task: TaskSpec, params: dict[str, Any], ctx: Context) -> O
             raise HarnessError(f"{where}:{number}: column '{task.column('answers')}' must be a non-empty list "
                                f"of answer strings")
         answers.append(value)
-    doc_emb = encode_corpus(ctx, corpus.texts, task)
+    doc_emb = encode_corpus(ctx, corpus, task)
     q_emb = ctx.encoder.encode(texts, role="query", task=task)
     qids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
     rankings = _card_rankings(task, params, ctx, qids, q_emb, doc_emb, corpus, max(params["accuracy_at"]))
-    scores = answer_accuracy([[corpus.texts[d] for d in row] for row in rankings], answers,
-                             tuple(params["accuracy_at"]))
+    texts = corpus.texts_at(sorted({d for row in rankings for d in row}))  # a streamed corpus: only these
+    scores = answer_accuracy([[texts[d] for d in row] for row in rankings], answers, tuple(params["accuracy_at"]))
     details = {"similarity": params["similarity"] or ctx.encoder.config.similarity,
                "split": task.splits.get(params["split"], params["split"]), "questions": len(rows),
                "documents": len(corpus.ids), "pool": params["pool"], "approximate": params["approximate"],

@@ -64,9 +64,9 @@ class TinyTask:
         file.write_text(yaml.safe_dump(spec), encoding="utf-8")
         return parse_task(file)
 
-    def run(self, task, vectors, protocol: str = "jmteb", seed: int = 0, encoder=None):
+    def run(self, task, vectors, protocol: str = "jmteb", seed: int = 0, encoder=None, notes: dict | None = None):
         encoder = encoder or FakeEncoder(vectors)
-        ctx = Context(data=DataSource(self.root / "data"), encoder=encoder, seed=seed)
+        ctx = Context(data=DataSource(self.root / "data"), encoder=encoder, seed=seed, notes=dict(notes or {}))
         family = FAMILIES[task.family]
         return family.evaluate(task, family.protocol_params(task, protocol), ctx)
 

@@ -12,6 +12,7 @@ from harness.config import compose, plan
 from harness.errors import HarnessError
 from harness.search import top_k
 from harness.store import encode_to_disk
+from tests.conftest import refuse_corpus_rows
 from tests.scale.test_torchrun import _make_data
 
 
@@ -71,15 +72,36 @@ def test_storage_dtype_is_validated():
         plan(compose(["encode.storage_dtype=int8", "tasks=[jsts]"]))
 
 
-def test_run_with_float32_storage_scores_like_in_memory(tmp_path, tiny_model):
+def test_encode_to_disk_takes_a_stream_of_texts_with_its_total():
+    vectors = np.arange(10, dtype=np.float32).reshape(5, 2)
+    blocks = []
+
+    def encode(texts):
+        blocks.append(list(texts))
+        return vectors[[int(t) for t in texts]]
+
+    stored = encode_to_disk(encode, (str(i) for i in range(5)), "float32", block=2, total=5)
+    assert blocks == [["0", "1"], ["2", "3"], ["4"]] and np.array_equal(np.asarray(stored), vectors)
+    for wrong in (4, 6):  # a stream that does not hold `total` texts is a caller's bug, never a short file
+        with pytest.raises(ValueError, match="total"):
+            encode_to_disk(encode, (str(i) for i in range(5)), "float32", block=2, total=wrong)
+
+
+@pytest.mark.parametrize("protocol", ["jmteb", "mteb"])
+def test_run_with_float32_storage_streams_the_corpus_and_scores_like_in_memory(tmp_path, tiny_model, monkeypatch,
+                                                                               protocol):
     data = tmp_path / "data"
     _make_data(data)
-    common = [f"model.path={tiny_model}", f"data_dir={data}", "tasks=[jaquad_retrieval]", "protocol=jmteb",
+    common = [f"model.path={tiny_model}", f"data_dir={data}", "tasks=[jaquad_retrieval]", f"protocol={protocol}",
               "encode.show_progress=false", "encode.dtype=float32", "cache=false"]
     assert main(["run", *common, f"output_dir={tmp_path / 'mem'}"]) == 0
+    refuse_corpus_rows(monkeypatch)
     assert main(["run", *common, f"output_dir={tmp_path / 'disk'}", "encode.storage_dtype=float32"]) == 0
     mem, disk = (json.loads((tmp_path / o / "Retrieval" / "scores_jaquad_retrieval.json").read_text())
                  for o in ("mem", "disk"))
-    # 75 documents fit one block, planned exactly as in memory: the same vectors, the same scores
-    assert disk["details"]["test_scores"] == mem["details"]["test_scores"]
+    # 75 documents fit one block, planned exactly as in memory: the same vectors, rankings and scores
+    assert disk["details"] == mem["details"]  # test scores and the per-query values
     assert disk["metric_value"] == mem["metric_value"]
+    # the corpus, read twice (ids, then texts), is recorded as rows() records it
+    assert disk["provenance"]["dataset"] == mem["provenance"]["dataset"]
+    assert disk["provenance"]["dataset"]["parts"]["corpus"]["rows"] == 75
