@@ -144,7 +144,8 @@ def run(plan: RunPlan) -> list[TaskResult]:
         ))
         print(f"{task.name}: {outcome.metric_name} = {outcome.metric_value:.6f}", flush=True)
         for dim in dims:
-            cut = Context(data=data, encoder=TruncatedEncoder(encoder, dim), seed=plan.seed, device=plan.device)
+            cut = Context(data=data, encoder=TruncatedEncoder(encoder, dim), seed=plan.seed, device=plan.device,
+                          notes=ctx.notes)  # storage_dtype (streamed corpora) applies to every truncation
             small = FAMILIES[task.family].evaluate(task, params, cut)
             provenance = scrub(_provenance(plan, task, protocol, params, encoder, data))
             provenance["model"]["truncate_dim"] = dim

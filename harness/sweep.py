@@ -10,6 +10,8 @@ per combination through the hydra-submitit-launcher plugin.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 
 import hydra
@@ -47,6 +49,25 @@ def _check_group_options(overrides: list[str]) -> None:
                     raise one_of(group, name, group_names(group), where=f"{CONF_DIR / group}")
 
 
+@contextlib.contextmanager
+def _logging_kept():
+    """Hydra reconfigures logging for its jobs (new root handlers on the streams of the moment, existing
+    loggers disabled); put it back, so a sweep inside a longer process (tests, notebooks) leaves no handler
+    writing to a closed stream and no harness logger muted."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    disabled = {name: lg.disabled for name, lg in logging.root.manager.loggerDict.items()
+                if isinstance(lg, logging.Logger)}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, lg in logging.root.manager.loggerDict.items():
+            if isinstance(lg, logging.Logger):
+                lg.disabled = disabled.get(name, False)
+
+
 def main(overrides: list[str]) -> int:
     """Run the sweep; exit code 2 when any job failed on bad input (each failure printed as one line)."""
     _check_group_options(overrides)
@@ -54,7 +75,8 @@ def main(overrides: list[str]) -> int:
     argv = sys.argv
     sys.argv = ["harness", "--multirun", *overrides]
     try:
-        _job()
+        with _logging_kept():
+            _job()
     finally:
         sys.argv = argv
     if _failures:
