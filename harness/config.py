@@ -36,7 +36,7 @@ AGGREGATES = ("nanobeir",)
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
                   "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False),
                   "storage_dtype": (str, False), "batching": (str, False), "token_budget": (int, False),
-                  "autocast": (str, False), "attention": (str, False)}
+                  "autocast": (str, False), "attention": (str, False), "workers": (int, False)}
 BATCHING = ("reference", "token_budget")
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
@@ -158,13 +158,15 @@ def plan(cfg: DictConfig) -> RunPlan:
     # Options only a local torch model can honour: accepting them elsewhere would label embeddings with a
     # setting that was never applied (and key the cache by it).
     if model["backend"] not in TORCH_BACKENDS:
-        for key, default in (("autocast", None), ("attention", None), ("batching", "reference")):
+        for key, default in (("autocast", None), ("attention", None), ("batching", "reference"), ("workers", 1)):
             if encode.get(key) not in (None, default):
                 raise HarnessError(f"field 'encode.{key}': applies to backends {', '.join(TORCH_BACKENDS)}, "
                                    f"not {model['backend']} ({model_file})")
     if encode.get("batching") == "token_budget" and model["backend"] != "sentence_transformers":
         raise HarnessError(f"field 'encode.batching': token_budget is implemented by backend "
                            f"sentence_transformers only, not {model['backend']} ({model_file})")
+    if encode.get("workers") is not None and encode["workers"] < 1:
+        raise HarnessError("field 'encode.workers' must be a positive integer")
     if encode.get("token_budget") is not None and encode["token_budget"] < 1:
         raise HarnessError("field 'encode.token_budget' must be a positive integer")
     protocol = data.get("protocol") or suite.get("protocol")
@@ -200,7 +202,7 @@ def plan(cfg: DictConfig) -> RunPlan:
         show_progress=encode.get("show_progress", True),
         add_eos=bool(model.get("add_eos")), truncate_dims=truncate_dims, api=dict(model.get("api") or {}),
         batching=encode.get("batching") or "reference", token_budget=encode.get("token_budget") or 16384,
-        autocast=encode.get("autocast"), attention=encode.get("attention"),
+        autocast=encode.get("autocast"), attention=encode.get("attention"), workers=encode.get("workers") or 1,
     )
     data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
     if data_dir is not None and not data_dir.is_dir():

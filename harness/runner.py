@@ -114,13 +114,22 @@ def run(plan: RunPlan) -> list[TaskResult]:
     seed_everything(plan.seed)
     if not plan.encoder.show_progress:
         _quiet_progress_bars()
-    if distributed.launched():  # torchrun: rank 0 runs the plan; the other ranks only encode shards for it
-        encoder = distributed.DistributedEncoder.build(plan.encoder)
-        if not encoder.is_main:
-            encoder.serve()
-            return []
-    else:
-        encoder = build_encoder(plan.encoder)
+    if not distributed.launched():
+        return _run(plan, build_encoder(plan.encoder))
+    # torchrun: rank 0 runs the plan; the other ranks only encode shards for it
+    ranks = distributed.DistributedEncoder.build(plan.encoder)
+    if not ranks.is_main:
+        ranks.serve()
+        return []
+    try:
+        return _run(plan, ranks)
+    finally:
+        # Release the ranks and leave the group now, not from atexit: tearing gloo down during interpreter
+        # shutdown could abort rank 0 ("terminate called without an active exception") after its results.
+        ranks.close()
+
+
+def _run(plan: RunPlan, encoder) -> list[TaskResult]:
     if plan.cache_dir is not None:
         encoder = CachedEncoder(encoder, plan.cache_dir, chunk=plan.cache_chunk)
     dims = plan.encoder.truncate_dims

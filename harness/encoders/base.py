@@ -56,11 +56,13 @@ class EncoderConfig:
     token_budget: int = 16384
     autocast: str | None = None  # bfloat16 | float16: mixed precision over float32 weights
     attention: str | None = None  # eager | sdpa: transformers' attn_implementation; null = the model's default
+    workers: int = 1  # CPU: batches on this many threads, the cores shared between them (encoders/workers.py)
 
     def identity(self) -> dict[str, Any]:
         """Fields that determine the embedding values (batch size, device and progress do not)."""
         data = asdict(self)
-        for key in ("batch_size", "device", "show_progress", "name", "prompts", "similarity", "truncate_dims"):
+        for key in ("batch_size", "device", "show_progress", "name", "prompts", "similarity", "truncate_dims",
+                    "workers"):
             data.pop(key)
         # Defaults are left out so that cache keys written before these fields existed stay valid.
         if not data["add_eos"]:

@@ -9,6 +9,7 @@ does (whole input sorted by character length, numpy's default sort), so it gives
 from __future__ import annotations
 
 import inspect
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 from harness.encoders import model_files
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, autocast_context, check_embeddings, model_kwargs,
                                    resolve_device)
+from harness.encoders.workers import run_batches
 from harness.errors import HarnessError
 from harness.taskspec import TaskSpec
 
@@ -118,6 +120,7 @@ class TransformersEncoder(BatchedEncoder):
         self.config = config
         self._loaded: Loaded | None = None
         self._prompt_lengths: dict[str, int] = {}
+        self._tokenizer_lock = threading.Lock()
 
     @property
     def loaded(self) -> Loaded:
@@ -152,7 +155,8 @@ class TransformersEncoder(BatchedEncoder):
         import torch
 
         loaded = self.loaded
-        features = loaded.tokenizer(texts, padding=True, truncation="longest_first", return_tensors="pt")
+        with self._tokenizer_lock:  # the Rust tokenizer must not run in two worker threads at once
+            features = loaded.tokenizer(texts, padding=True, truncation="longest_first", return_tensors="pt")
         features = {k: v.to(loaded.device) for k, v in features.items()
                     if loaded.inputs is None or k in loaded.inputs}
         with torch.inference_mode(), autocast_context(self.config, torch.device(loaded.device).type):
@@ -173,12 +177,13 @@ class TransformersEncoder(BatchedEncoder):
             prompt = self.loaded.default_prompt
         prompt_length = self.prompt_length(prompt) if prompt and not self.loaded.include_prompt else None
         prompted = self.texts_for_model(texts, prompt)
-        size = self.config.batch_size
+        batches = [prompted[start:end] for start, end in self.batch_bounds(prompted)]
+        workers = self.config.workers if self.loaded.device == "cpu" else 1
         parts = []
         with tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
                   disable=not self.config.show_progress, dynamic_ncols=True) as bar:
-            for start in range(0, len(prompted), size):
-                parts.append(self.embed_batch(prompted[start:start + size], prompt_length))
-                bar.update(len(parts[-1]))
+            for part in run_batches(lambda batch: self.embed_batch(batch, prompt_length), batches, workers):
+                parts.append(part)
+                bar.update(len(part))
         array = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
         return check_embeddings(array, len(texts), f"model {self.config.name} on task {task.name}")

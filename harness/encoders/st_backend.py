@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, autocast_context, check_embeddings, model_kwargs,
                                    resolve_device)
+from harness.encoders.workers import run_batches, serialised_tokenizer
 from harness.errors import HarnessError
 from harness.prompts import resolve_prompt
 from harness.taskspec import TaskSpec
@@ -120,21 +121,27 @@ class SentenceTransformersEncoder(BatchedEncoder):
         import torch
 
         prompt = self.prompt_for(role, task)
-        parts = []
-        bar = tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
-                   disable=not self.config.show_progress, dynamic_ncols=True)
-        with bar, autocast_context(self.config, torch.device(self.model.device).type):
-            for start, end in self.batch_bounds(texts):
-                batch = texts[start:end]
-                size = len(batch)
-                if self.config.add_eos:  # as JMTEB's add_eos: the EOS token appended as text
-                    batch = [text + self.model.tokenizer.eos_token for text in batch]
+        device = torch.device(self.model.device).type
+
+        def encode_batch(batch: list[str]) -> np.ndarray:
+            if self.config.add_eos:  # as JMTEB's add_eos: the EOS token appended as text
+                batch = [text + self.model.tokenizer.eos_token for text in batch]
+            # autocast state is per thread: entered here, in whichever worker runs the batch
+            with autocast_context(self.config, device):
                 # One call per planned batch: the call cannot regroup texts. prompt= (not prepended text) so
                 # Pooling(include_prompt=False) can exclude its tokens.
-                out = self.model.encode(batch, prompt=prompt, batch_size=size,
+                out = self.model.encode(batch, prompt=prompt, batch_size=len(batch),
                                         normalize_embeddings=self.config.normalize,
                                         show_progress_bar=False, convert_to_tensor=True)
-                parts.append(out.float().cpu().numpy())
-                bar.update(len(batch))
+            return out.float().cpu().numpy()
+
+        batches = [texts[start:end] for start, end in self.batch_bounds(texts)]
+        workers = self.config.workers if device == "cpu" else 1
+        with tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
+                  disable=not self.config.show_progress, dynamic_ncols=True) as bar:
+            parts = []
+            for part in run_batches(encode_batch, batches, workers, serialised_tokenizer(self.model)):
+                parts.append(part)
+                bar.update(len(part))
         array = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
         return check_embeddings(array, len(texts), f"model {self.config.name} on task {task.name}")

@@ -133,3 +133,19 @@ def test_fast_settings_are_applied_by_both_torch_backends(tiny_models, family, o
         assert np.abs(mixed[backend] - plain).max() > TOL  # bf16 really ran: the vectors moved
     model = build_encoder(config(path, "transformers", attention="eager")).loaded.model
     assert model.config._attn_implementation == "eager"
+
+
+@pytest.mark.parametrize("backend", ["transformers", "sentence_transformers"])
+def test_worker_threads_give_the_same_vectors_bit_for_bit(tiny_models, backend):
+    import torch
+
+    path = tiny_models("bert", pooling="mean")
+    task = load_task("jsts")
+    one = build_encoder(config(path, backend)).encode(TEXTS, role="query", task=task)
+    encoder = build_encoder(config(path, backend, workers=2))
+    threads = torch.get_num_threads()
+    two = encoder.encode(TEXTS, role="query", task=task)
+    assert np.array_equal(one, two)  # each batch computed whole by one worker, results in batch order
+    assert torch.get_num_threads() == threads  # the process-wide thread count is restored
+    if backend == "sentence_transformers":
+        assert "preprocess" not in vars(encoder.model)  # the tokenizer lock is removed again
