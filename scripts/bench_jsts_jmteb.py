@@ -27,8 +27,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from _bench_util import (HarnessRun, Laps, Measured, bench_parser, harness_overrides, harness_run, header, interleaved, loadavg, minilm_path,
-                         peer_run, print_table, read_jsonl, write_jsonl, write_result)
+from _bench_util import (HarnessRun, Laps, Measured, bench_parser, harness_overrides, harness_run, header,
+                         interleaved, loadavg, minilm_path, peer_run, print_table, read_jsonl, write_jsonl,
+                         write_result)
 
 METHODS = ("st", "harness", "harness-warm")
 LABELS = {"st": "sentence-transformers STS evaluator", "harness": "harness protocol=jmteb, cold cache",
@@ -76,7 +77,7 @@ def main() -> None:
         return peer(args)
 
     methods = args.methods.split(",")
-    if "harness-warm" in methods and ("harness" not in methods or methods.index("harness") > methods.index("harness-warm")):
+    if "harness-warm" in methods and methods.index("harness-warm") < (methods + ["harness"]).index("harness"):
         parser.error("--methods: harness-warm reuses the cache of the cold harness run before it")
     model = minilm_path()
     print(header(f"JSTS, JMTEB protocol, end to end, all-MiniLM-L6-v2 ({model}); {args.repeats} round(s), "
@@ -100,9 +101,12 @@ def main() -> None:
             run = harness_run(command, tmp / f"{method}-{round_}", tmp / f"cache-{round_}")
             scores = run.scores("STS", "jsts")
             task_s = run.run_json["seconds_per_task"]["jsts"]
-            note = (f"task {task_s:.1f} s (run.json seconds_per_task), the rest of the process "
-                    f"{run.seconds - task_s:.1f} s; cache {run.cache().get('hit_texts')} hits / "
-                    f"{run.cache().get('miss_texts')} misses; chose {scores['details']['optimal_similarity']}")
+            stats = run.cache()
+            encoding = (f"; encoding {stats['encode_seconds']:.1f} s of it, cache.encode_seconds"
+                        if "encode_seconds" in stats else "")
+            note = (f"task {task_s:.1f} s (run.json seconds_per_task{encoding}), the rest of the process "
+                    f"{run.seconds - task_s:.1f} s; cache {stats.get('hit_texts')} hits / {stats.get('miss_texts')} "
+                    f"misses; chose {scores['details']['optimal_similarity']}")
             if method == "harness":
                 cold[round_] = run
             else:
@@ -152,7 +156,7 @@ def warm_vs_cold(warm: HarnessRun, cold: HarnessRun) -> str:
         encode = (f"encode {w['encode_seconds']:.2f} s vs {c['encode_seconds']:.2f} s cold "
                   f"(x{w['encode_seconds'] / max(c['encode_seconds'], 1e-9):.3f}, run.json cache.encode_seconds)")
     else:
-        encode = "run.json records no cache.encode_seconds in this harness revision, so: no encode time"
+        encode = "encode time not recorded (no cache.encode_seconds in run.json at this harness revision)"
     task_w, task_c = warm.run_json["seconds_per_task"]["jsts"], cold.run_json["seconds_per_task"]["jsts"]
     same = all((warm.output_dir / f).read_bytes() == (cold.output_dir / f).read_bytes()
                for f in ("STS/scores_jsts.json", "summary.json"))

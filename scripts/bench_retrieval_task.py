@@ -28,8 +28,9 @@ import random
 import tempfile
 from pathlib import Path
 
-from _bench_util import (Laps, Measured, bench_parser, harness_overrides, harness_run, header, interleaved, loadavg, minilm_path,
-                         peer_run, print_table, read_jsonl, st_ir_inputs, write_jsonl, write_result)
+from _bench_util import (Laps, Measured, bench_parser, harness_overrides, harness_run, header, interleaved,
+                         loadavg, minilm_path, peer_run, print_table, read_jsonl, st_ir_inputs, write_jsonl,
+                         write_result)
 
 METHODS = ("st", "harness", "harness-fast")
 LABELS = {"st": "sentence-transformers IR evaluator", "harness": "harness (reference encode)",
@@ -111,7 +112,8 @@ def main() -> None:
                               work / "cache")
             scores = run.scores("Retrieval", "scifact")["details"]["test_scores"]
             task_s = run.run_json["seconds_per_task"]["scifact"]
-            note = (f"task {task_s:.1f} s (run.json seconds_per_task), the rest of the process {run.seconds - task_s:.1f} s; "
+            note = (f"task {task_s:.1f} s (run.json seconds_per_task), the rest of the process "
+                    f"{run.seconds - task_s:.1f} s; "
                     f"cache {run.cache().get('hit_texts')} hits / {run.cache().get('miss_texts')} misses")
             return Measured(run.seconds, run.cpu_seconds, task_s, run.load1, scores[MAIN], scores, note)
 
