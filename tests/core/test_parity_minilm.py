@@ -82,15 +82,10 @@ def test_nanobeir_scifact_equals_sentence_transformers_evaluator(tmp_path, minil
     assert main(["run", f"model.path={minilm_path}", "suite=offline_real", "tasks=[scifact]", "protocol=nanobeir",
                  f"data_dir={shared_data}", f"output_dir={out}", f"cache_dir={embedding_cache}"]) == 0
     ours = json.loads((out / "Retrieval" / "scores_scifact.json").read_text())["details"]["test_scores"]
+    # the data as the evaluator's docstring prepares it; scripts/bench_retrieval_task.py times the same pair
+    from scripts._bench_util import st_ir_inputs
 
-    def read(name):
-        return [json.loads(line) for line in (shared_data / "scifact" / f"{name}.jsonl").read_text().splitlines()]
-
-    corpus = {r["_id"]: (r["title"] + " " + r["text"]).strip() for r in read("corpus")}
-    queries = {r["_id"]: r["text"] for r in read("queries")}
-    relevant: dict[str, set] = {}
-    for r in read("qrels"):
-        relevant.setdefault(str(r["query-id"]), set()).add(str(r["corpus-id"]))
+    queries, corpus, relevant = st_ir_inputs(shared_data / "scifact")
     evaluator = InformationRetrievalEvaluator(queries, corpus, relevant, name="scifact", batch_size=32)
     theirs = evaluator(SentenceTransformer(minilm_path, device="cpu"))
     theirs = {key.removeprefix("scifact_"): value for key, value in theirs.items()}
