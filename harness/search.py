@@ -61,14 +61,9 @@ def top_k(queries: np.ndarray, corpus: np.ndarray, k: int, similarity: str, *, c
         best_idx = torch.empty((q.shape[0], 0), dtype=torch.int64, device=dev)
         for ds in range(0, n_docs, chunk):
             scores = _scores(q, _as_float32(corpus[ds:ds + chunk], dev), similarity)
-            best = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-            # Documents tied with a query's k-th score may have been cut arbitrarily by topk: widen the
-            # candidates until every tie at the boundary is in (rare; exact ties need identical scores).
-            width = int((scores >= best.values[:, -1:]).sum(dim=1).max())
-            if width > best.values.shape[1]:
-                best = torch.topk(scores, width, dim=1)
-            best_score, best_idx = _merge(torch.cat([best_score, best.values], dim=1),
-                                          torch.cat([best_idx, best.indices + ds], dim=1), tie, k)
+            values, indices = _chunk_candidates(scores, k)
+            best_score, best_idx = _merge(torch.cat([best_score, values], dim=1),
+                                          torch.cat([best_idx, indices + ds], dim=1), tie, k)
         out_idx[qs:qs + q.shape[0]] = best_idx.cpu().numpy()
         out_score[qs:qs + q.shape[0]] = best_score.cpu().numpy()
     return out_idx, out_score
@@ -80,6 +75,20 @@ def _as_float32(block: np.ndarray, dev: torch.device) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.as_tensor(block, device=dev).float()
+
+
+def _chunk_candidates(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's k best of the chunk, widened to every document tied with the k-th: topk cuts a tie
+    arbitrarily, and the tie rank, not topk, must decide. One extra column tells whether any row has such a
+    tie (rare: it needs identical scores), so the common case costs no pass over the whole score block."""
+    kk = min(k, scores.shape[1])
+    if kk == scores.shape[1]:
+        return torch.topk(scores, kk, dim=1)
+    best = torch.topk(scores, kk + 1, dim=1)
+    if not bool((best.values[:, kk] == best.values[:, kk - 1]).any()):
+        return best.values[:, :kk], best.indices[:, :kk]
+    width = int((scores >= best.values[:, kk - 1:kk]).sum(dim=1).max())
+    return torch.topk(scores, width, dim=1)
 
 
 def _merge(scores: torch.Tensor, idx: torch.Tensor, tie: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
