@@ -158,7 +158,7 @@ def plan(cfg: DictConfig) -> RunPlan:
     # Options only a local torch model can honour: accepting them elsewhere would label embeddings with a
     # setting that was never applied (and key the cache by it).
     if model["backend"] not in TORCH_BACKENDS:
-        for key, default in (("autocast", None), ("attention", None), ("batching", "reference"), ("workers", 1)):
+        for key, default in (("autocast", None), ("attention", None), ("batching", "reference")):
             if encode.get(key) not in (None, default):
                 raise HarnessError(f"field 'encode.{key}': applies to backends {', '.join(TORCH_BACKENDS)}, "
                                    f"not {model['backend']} ({model_file})")
@@ -202,7 +202,7 @@ def plan(cfg: DictConfig) -> RunPlan:
         show_progress=encode.get("show_progress", True),
         add_eos=bool(model.get("add_eos")), truncate_dims=truncate_dims, api=dict(model.get("api") or {}),
         batching=encode.get("batching") or "reference", token_budget=encode.get("token_budget") or 16384,
-        autocast=encode.get("autocast"), attention=encode.get("attention"), workers=encode.get("workers") or 1,
+        autocast=encode.get("autocast"), attention=encode.get("attention"), workers=encode.get("workers") or 2,
     )
     data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
     if data_dir is not None and not data_dir.is_dir():

@@ -53,8 +53,8 @@ def main() -> None:
     variants = {
         "sentence-transformers encode (float32)": lambda texts: st_model.encode(texts, batch_size=32),
         "sentence-transformers encode (bf16 model)": lambda texts: st_bf16.encode(texts, batch_size=32),
-        "harness default (reference, float32)": harness(),
-        "harness reference float32, workers=2": harness("encode.workers=2"),
+        "harness default (reference float32, 2 workers)": harness(),
+        "harness reference float32, workers=1": harness("encode.workers=1"),
         "harness encode=fast (bf16 autocast, eager, 2 workers)": harness("encode=fast"),
         "harness encode=fast, workers=1": harness("encode=fast", "encode.workers=1"),
         "harness bf16 autocast, sdpa attention": harness("encode.autocast=bfloat16"),

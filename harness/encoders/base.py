@@ -56,7 +56,8 @@ class EncoderConfig:
     token_budget: int = 16384
     autocast: str | None = None  # bfloat16 | float16: mixed precision over float32 weights
     attention: str | None = None  # eager | sdpa: transformers' attn_implementation; null = the model's default
-    workers: int = 1  # CPU: batches on this many threads, the cores shared between them (encoders/workers.py)
+    workers: int = 1  # CPU: batches on this many threads, the cores shared between them (encoders/workers.py);
+    # harness runs default to 2 (conf/encode/default.yaml); vectors are bit-identical for any value
 
     def identity(self) -> dict[str, Any]:
         """Fields that determine the embedding values (batch size, device and progress do not)."""

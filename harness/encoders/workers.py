@@ -54,11 +54,12 @@ def run_batches(encode: Callable[[list[str]], np.ndarray], batches: list[list[st
                 guard: contextlib.AbstractContextManager | None = None) -> Iterator[np.ndarray]:
     """encode(batch) for every batch, in order; with workers > 1 on that many threads sharing the cores,
     inside `guard` (what makes the backend's encode safe to call from several threads)."""
+    import torch
+
+    workers = min(workers, torch.get_num_threads())  # never more workers than threads (torchrun ranks: 1)
     if workers <= 1 or len(batches) <= 1:
         yield from map(encode, batches)
         return
-    import torch
-
-    per_worker = max(1, torch.get_num_threads() // workers)
+    per_worker = torch.get_num_threads() // workers
     with torch_threads(per_worker), guard or contextlib.nullcontext(), ThreadPoolExecutor(workers) as pool:
         yield from pool.map(encode, batches)
