@@ -55,7 +55,7 @@ def main() -> None:
         "sentence-transformers encode (bf16 model)": lambda texts: st_bf16.encode(texts, batch_size=32),
         "harness default (reference float32, 2 workers)": harness(),
         "harness reference float32, workers=1": harness("encode.workers=1"),
-        "harness encode=fast (bf16 autocast, eager, 2 workers)": harness("encode=fast"),
+        "harness encode=fast (bf16 autocast, auto attention, 2 workers)": harness("encode=fast"),
         "harness encode=fast, workers=1": harness("encode=fast", "encode.workers=1"),
         "harness bf16 autocast, sdpa attention": harness("encode.autocast=bfloat16"),
         "harness token budget + bf16 autocast": harness("encode.batching=token_budget",

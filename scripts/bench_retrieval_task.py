@@ -8,7 +8,7 @@ reading, encoding, search and scoring, as a user pays them):
                 _bench_util.st_ir_inputs, the same helper the parity test uses); this script in child mode
   harness       `python -m harness run model=all-minilm-l6-v2 model.path=... suite=offline_real tasks=[scifact]
                 protocol=nanobeir data_dir=...` with a fresh (cold) embedding cache and output_dir
-  harness-fast  the same with `encode=fast` (token-budget batches, bf16 autocast): faster, not bit-identical
+  harness-fast  the same with `encode=fast` (bf16 autocast, attention by text length, 2 workers): faster, not bit-identical
 Methods run interleaved, `--repeats` rounds, best time kept. cosine_ndcg@10 of every method is compared with
 the evaluator's (the reference path must agree to 1e-6, as tests/core/test_parity_minilm.py asserts), and so
 is every other key (MAP@100, MRR@10, accuracy/precision/recall@k).

@@ -22,7 +22,10 @@ BACKENDS = {
 }
 DTYPES = ("float32", "bfloat16", "float16")
 AUTOCAST = ("bfloat16", "float16")
-ATTENTION = ("eager", "sdpa")
+ATTENTION = ("eager", "sdpa", "auto")
+# attention: auto picks eager for short texts and sdpa for long ones: on CPU with bf16 autocast, eager is
+# ~10 % faster on JSTS (24 tokens on average) and sdpa 2x faster on SciFact (256-token documents).
+AUTO_EAGER_MAX_TOKENS = 64
 # Backends that run a torch model locally: only they honour autocast, attention and token-budget batching.
 TORCH_BACKENDS = ("sentence_transformers", "transformers")
 # Pooling names (sentence-transformers' own); null in a model config = the model's own Pooling module.
@@ -179,8 +182,16 @@ def model_kwargs(config: EncoderConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"dtype": {"float32": torch.float32, "bfloat16": torch.bfloat16,
                                         "float16": torch.float16}[config.dtype]}
     if config.attention is not None:
-        kwargs["attn_implementation"] = config.attention
+        kwargs["attn_implementation"] = "sdpa" if config.attention == "auto" else config.attention
     return kwargs
+
+
+def pick_attention(model_config, config: EncoderConfig, token_counts) -> None:
+    """attention: auto: set the kernel for one encode call (every batch of it), eager when its median text
+    is short. Once per call, not per batch: worker threads share the model."""
+    if config.attention == "auto" and len(token_counts):
+        short = float(np.median(token_counts)) <= AUTO_EAGER_MAX_TOKENS
+        model_config._attn_implementation = "eager" if short else "sdpa"
 
 
 def check_embeddings(array: np.ndarray, n: int, where: str) -> np.ndarray:

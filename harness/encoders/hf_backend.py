@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from harness.encoders import model_files
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, autocast_context, check_embeddings, model_kwargs,
-                                   resolve_device)
+                                   pick_attention, resolve_device)
 from harness.encoders.workers import run_batches
 from harness.errors import HarnessError
 from harness.taskspec import TaskSpec
@@ -178,6 +178,9 @@ class TransformersEncoder(BatchedEncoder):
         prompt_length = self.prompt_length(prompt) if prompt and not self.loaded.include_prompt else None
         prompted = self.texts_for_model(texts, prompt)
         batches = [prompted[start:end] for start, end in self.batch_bounds(prompted)]
+        if self.config.attention == "auto":
+            counts = [len(ids) for ids in self.loaded.tokenizer(prompted, truncation=True)["input_ids"]]
+            pick_attention(self.loaded.model.config, self.config, counts)
         workers = self.config.workers if self.loaded.device == "cpu" else 1
         parts = []
         with tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",

@@ -10,7 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, autocast_context, check_embeddings, model_kwargs,
-                                   resolve_device)
+                                   pick_attention, resolve_device)
 from harness.encoders.workers import run_batches, serialised_tokenizer
 from harness.errors import HarnessError
 from harness.prompts import resolve_prompt
@@ -136,6 +136,9 @@ class SentenceTransformersEncoder(BatchedEncoder):
             return out.float().cpu().numpy()
 
         batches = [texts[start:end] for start, end in self.batch_bounds(texts)]
+        auto_model = getattr(self.model[0], "auto_model", None)
+        if self.config.attention == "auto" and auto_model is not None:
+            pick_attention(auto_model.config, self.config, self._token_counts([(prompt or "") + t for t in texts]))
         workers = self.config.workers if device == "cpu" else 1
         with tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
                   disable=not self.config.show_progress, dynamic_ncols=True) as bar:

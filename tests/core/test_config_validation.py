@@ -94,7 +94,7 @@ def test_data_dir_defaults_to_environment(monkeypatch, tmp_path):
 
 def test_fast_encode_options_are_checked_against_the_backend():
     fast = plan(compose(["encode=fast", "tasks=[jsts]"]))
-    assert (fast.encoder.autocast, fast.encoder.attention) == ("bfloat16", "eager")
+    assert (fast.encoder.autocast, fast.encoder.attention, fast.encoder.workers) == ("bfloat16", "auto", 2)
     with pytest.raises(HarnessError, match="field 'encode.attention'"):
         plan(compose(["encode.attention=flash", "tasks=[jsts]"]))
     # a setting the backend cannot apply would label (and cache) embeddings with something never done

@@ -149,3 +149,18 @@ def test_worker_threads_give_the_same_vectors_bit_for_bit(tiny_models, backend):
     assert torch.get_num_threads() == threads  # the process-wide thread count is restored
     if backend == "sentence_transformers":
         assert "preprocess" not in vars(encoder.model)  # the tokenizer lock is removed again
+
+
+@pytest.mark.parametrize("backend", ["transformers", "sentence_transformers"])
+def test_auto_attention_picks_eager_for_short_texts_and_sdpa_for_long(tiny_models, backend, monkeypatch):
+    monkeypatch.setattr("harness.encoders.base.AUTO_EAGER_MAX_TOKENS", 16)  # the tiny model truncates at 64
+    path = tiny_models("bert", pooling="mean")
+    task = load_task("jaquad_retrieval")  # documents: the short prompt "passage: " counts in the length
+    encoder = build_encoder(config(path, backend, attention="auto"))
+    model = encoder.loaded.model if backend == "transformers" else encoder.model[0].auto_model
+    short = ["猫", "a cat sleeps"] * 4
+    vectors = encoder.encode(short, role="document", task=task)
+    assert model.config._attn_implementation == "eager"
+    assert_close(vectors, reference(path, short, encoder.prompt_for("document", task)))
+    encoder.encode(["男性がギターを弾いている。" * 12] * 4, role="document", task=task)  # 64 tokens
+    assert model.config._attn_implementation == "sdpa"
