@@ -58,7 +58,7 @@ class EncoderConfig:
     batching: str = "reference"
     token_budget: int = 16384
     autocast: str | None = None  # bfloat16 | float16: mixed precision over float32 weights
-    attention: str | None = None  # eager | sdpa: transformers' attn_implementation; null = the model's default
+    attention: str | None = None  # eager | sdpa | auto: transformers' attn_implementation; null = model default
     workers: int = 1  # CPU: batches on this many threads, the cores shared between them (encoders/workers.py);
     # harness runs default to 2 (conf/encode/default.yaml); vectors are bit-identical for any value
 
