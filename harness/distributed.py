@@ -26,6 +26,15 @@ def launched() -> bool:
     return "RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def _leave_group() -> None:
+    """Every rank meets at a barrier, then leaves: a rank tearing gloo down while its peer is still inside
+    the last collective could abort the other at exit ("terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    dist.barrier()
+    dist.destroy_process_group()
+
+
 class DistributedEncoder(BatchedEncoder):
     """Wraps any `Encoder`; same protocol. Build it with `DistributedEncoder.build` on every rank."""
 
@@ -96,7 +105,7 @@ class DistributedEncoder(BatchedEncoder):
         if self.is_main and self._open and dist.is_initialized():
             self._open = False
             self._scatter([None] * self.world_size)
-            dist.destroy_process_group()
+            _leave_group()
 
     def _scatter(self, requests: list | None):
         import torch.distributed as dist
@@ -112,7 +121,7 @@ class DistributedEncoder(BatchedEncoder):
         request = self._scatter(requests)
         if request is None:
             if not self.is_main:
-                dist.destroy_process_group()
+                _leave_group()
             return None
         texts, role, task = request
         part = self._encode_shard(texts, role=role, task=task) if texts else None
