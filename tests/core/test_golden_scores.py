@@ -1,0 +1,84 @@
+"""Score files of the offline_real suite, both protocols, byte for byte against committed golden files.
+
+A refactoring must not move a single byte of a score file. The model here is a deterministic stand-in (hashed
+character-bigram counts of prompt + text: integer-valued vectors, similar texts get similar vectors, so every
+metric sees real rankings and real ties), so the files depend only on the data
+in ../shared/data and the harness's scoring, not on a CPU's matrix kernels or a model download; every family
+and protocol of the suite runs on the real data in about a minute.
+
+Fields that describe the machine rather than the computation (the harness's git revision, library versions,
+absolute paths, the device) are replaced by placeholders before comparing. Regenerate the golden files with
+`HARNESS_REGENERATE_GOLDEN=1 pytest tests/core/test_golden_scores.py` and review the diff: a change there is
+a change of the numbers or of the file format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+from tests.conftest import ROOT
+
+GOLDEN = ROOT / "results" / "golden" / "hash-encoder"
+DIM = 64
+
+
+class HashEncoder:
+    """Stands in for a model: signed counts of the text's character bigrams, hashed into DIM buckets."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def prompt_for(self, role, task):
+        from harness.prompts import resolve_prompt
+
+        return resolve_prompt(self.config.prompts, task.name, task.category, role)
+
+    def encode(self, texts, *, role, task):
+        prompt = self.prompt_for(role, task) or ""
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for row, text in enumerate(texts):
+            full = prompt + text
+            for a, b in zip(full, full[1:]):
+                h = zlib.crc32((a + b).encode("utf-8"))
+                out[row, h % DIM] += 1.0 if (h >> 16) & 1 else -1.0
+        return out
+
+
+def normalised(path: Path) -> str:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    provenance = data.get("provenance")
+    if isinstance(provenance, dict):
+        provenance["harness_git_revision"] = "<revision>"
+        provenance["versions"] = "<versions>"
+        provenance["device"] = "<device>"
+        for part in provenance.get("dataset", {}).get("parts", {}).values():
+            part["path"] = "<path>"
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("protocol", ["jmteb", "mteb"])
+def test_offline_real_score_files_are_byte_identical(protocol, tmp_path, shared_data, monkeypatch, capsys):
+    monkeypatch.setattr("harness.runner.build_encoder", HashEncoder)
+    out = tmp_path / "out"
+    code = main(["run", "suite=offline_real", f"protocol={protocol}", f"data_dir={shared_data}",
+                 f"output_dir={out}", "cache=false", "model.path=hash-encoder", "encode.show_progress=false"])
+    assert code == 0, capsys.readouterr().err
+    produced = {p.relative_to(out).as_posix(): normalised(p) for p in sorted(out.rglob("*.json"))
+                if p.name != "run.json"}
+    golden_dir = GOLDEN / f"offline_real_{protocol}"
+    if os.environ.get("HARNESS_REGENERATE_GOLDEN"):
+        for name, text in produced.items():
+            (golden_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            (golden_dir / name).write_text(text, encoding="utf-8")
+    golden = {p.relative_to(golden_dir).as_posix(): p.read_text(encoding="utf-8")
+              for p in sorted(golden_dir.rglob("*.json"))}
+    assert sorted(produced) == sorted(golden)
+    for name in golden:
+        assert produced[name] == golden[name], f"{name} differs from {golden_dir / name}"
