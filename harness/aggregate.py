@@ -7,23 +7,25 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.results import TaskResult
+from harness.vocab import Vocab
 
 
-def nanobeir_keys(results: Sequence[TaskResult]) -> dict[str, float]:
-    """sentence-transformers' NanoBEIREvaluator output: `Nano<Name>_<fn>_<metric>@k` for every dataset and
-    `NanoBEIR_mean_<fn>_<metric>@k`, the unweighted mean over datasets of each metric."""
-    per_dataset = [r for r in results if r.protocol == "nanobeir"]
+def nanobeir_keys(results: Sequence[tuple[str, TaskResult]]) -> dict[str, float]:
+    """sentence-transformers' NanoBEIREvaluator output from (dataset name, result) pairs:
+    `<name>_<fn>_<metric>@k` for every dataset and `NanoBEIR_mean_<fn>_<metric>@k`, the unweighted mean over
+    datasets of each metric."""
+    per_dataset = [(name, r) for name, r in results if r.protocol == "nanobeir"]
     out: dict[str, float] = {}
-    for result in per_dataset:
-        name = result.provenance["protocol"]["params"].get("name") or result.task
+    for name, result in per_dataset:
         for key, value in result.details["test_scores"].items():
             out[f"{name}_{key}"] = value
     if per_dataset:
-        for key in per_dataset[0].details["test_scores"]:
-            values = [r.details["test_scores"][key] for r in per_dataset if key in r.details["test_scores"]]
+        for key in per_dataset[0][1].details["test_scores"]:
+            values = [r.details["test_scores"][key] for _, r in per_dataset if key in r.details["test_scores"]]
             if len(values) == len(per_dataset):
                 out[f"NanoBEIR_mean_{key}"] = float(np.mean(values))
     return out
 
 
 AGGREGATORS = {"nanobeir": ("nanobeir.json", nanobeir_keys)}
+AGGREGATES = Vocab.of("aggregate", AGGREGATORS)

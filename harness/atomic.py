@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 
-def _write(path: Path, write) -> None:
+def write_with(path: Path, write) -> None:
+    """Write `path` atomically: `write(handle)` fills a temporary file in the same directory, which is then
+    renamed into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -31,7 +33,7 @@ def _write(path: Path, write) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    _write(path, lambda h: h.write(text.encode("utf-8")))
+    write_with(path, lambda h: h.write(text.encode("utf-8")))
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -40,4 +42,4 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_npy(path: Path, array: np.ndarray) -> None:
-    _write(path, lambda h: np.save(h, array, allow_pickle=False))
+    write_with(path, lambda h: np.save(h, array, allow_pickle=False))

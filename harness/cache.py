@@ -19,11 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from harness.atomic import write_npy
-from harness.encoders.base import BatchedEncoder, Encoder, group_batches
-from harness.taskspec import TaskSpec
+from harness.encoders.base import Encoder, EncoderWrapper, Side, group_batches
 
 log = logging.getLogger(__name__)
-CHUNK = 4096
 
 
 @dataclass
@@ -35,18 +33,14 @@ class CacheStats:
     embed_seconds: float = 0.0  # all time spent getting embeddings: cache reads and hashing included
 
 
-class CachedEncoder:
+class CachedEncoder(EncoderWrapper):
     """Wraps any `Encoder`; same protocol."""
 
-    def __init__(self, inner: Encoder, directory: Path, chunk: int = CHUNK):
-        self.inner = inner
-        self.config = inner.config
+    def __init__(self, inner: Encoder, directory: Path, chunk: int):
+        super().__init__(inner)
         self.directory = Path(directory)
         self.chunk = chunk
         self.stats = CacheStats()
-
-    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
-        return self.inner.prompt_for(role, task)
 
     def _key(self, prompt: str | None, texts: list[str]) -> str:
         digest = hashlib.sha256(json.dumps(self.config.identity(), sort_keys=True).encode())
@@ -68,40 +62,38 @@ class CachedEncoder:
         self.stats.corrupt += 1
         return None
 
-    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+    def encode(self, texts: list[str], side: Side) -> np.ndarray:
         started = time.perf_counter()
         try:
-            return self._encode(texts, role, task)
+            return self._encode(texts, side)
         finally:
             self.stats.embed_seconds += time.perf_counter() - started
 
-    def _encode(self, texts: list[str], role: str, task: TaskSpec) -> np.ndarray:
-        if not isinstance(self.inner, BatchedEncoder):
+    def _encode(self, texts: list[str], side: Side) -> np.ndarray:
+        if not self.batched:
             groups = [(s, min(s + self.chunk, len(texts))) for s in range(0, len(texts), self.chunk)]
-            return self._encode_chunks(texts, role, task, self.inner.encode, groups)
+            return self._encode_chunks(texts, side, self.inner.encode, groups)
         # Chunk along the backend's batch plan, at batch boundaries: cached or not, every text is embedded
         # in the very batch a single uncached encode would put it in.
-        order = self.inner.batch_order(texts)
+        order = self.batch_order(texts)
         planned = [texts[i] for i in order]
-        groups = group_batches(self.inner.batch_bounds(planned), self.chunk)
-        ordered = self._encode_chunks(planned, role, task, self.inner.encode_in_order, groups)
+        groups = group_batches(self.batch_bounds(planned), self.chunk)
+        ordered = self._encode_chunks(planned, side, self.encode_in_order, groups)
         result = np.empty_like(ordered)
-        result[order] = ordered
+        result[order] = ordered  # back in the given order (as encode_planned does)
         return result
 
-    def _encode_chunks(self, texts: list[str], role: str, task: TaskSpec, encode,
-                       groups: list[tuple[int, int]]) -> np.ndarray:
-        prompt = self.prompt_for(role, task)
+    def _encode_chunks(self, texts: list[str], side: Side, encode, groups: list[tuple[int, int]]) -> np.ndarray:
         parts = []
         for start, end in groups:
             chunk = texts[start:end]
-            key = self._key(prompt, chunk)
+            key = self._key(side.prompt, chunk)
             path = self.directory / key[:2] / f"{key}.npy"
             array = self._read(path, len(chunk))
             if array is None:
                 self.stats.misses += len(chunk)
                 started = time.perf_counter()
-                array = encode(chunk, role=role, task=task)
+                array = encode(chunk, side)
                 self.stats.encode_seconds += time.perf_counter() - started
                 write_npy(path, array)
             else:

@@ -11,81 +11,20 @@ then the baseline's `_tolerance`, then the global value (default 1e-4).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.published import read_tolerances
+from harness.summary import load_json, main_metrics, parse_summary
+from harness.tolerance import parse_tolerances, tolerance_for
 
-DEFAULT_TOLERANCE = 1e-4
-
-
-def load_json_object(path: Path) -> tuple[Path, dict]:
-    """(file, data) of a result directory's summary.json or a JSON file; bad JSON is one HarnessError line."""
-    file = path / "summary.json" if path.is_dir() else path
-    if not file.is_file():
-        raise HarnessError(f"{file}: no summary.json")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{file}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise HarnessError(f"{file}: expected a JSON object {{Category: {{task: {{metric: value}}}}}}")
-    return file, data
+__all__ = ["compare", "main", "parse_tolerances", "read_main_metrics"]
 
 
-def read_summary(path: Path) -> dict[str, tuple[str, float]]:
-    """task -> (main metric, value) from a result directory or a summary.json file."""
-    file, summary = load_json_object(path)
-    flat = {}
-    for category, tasks in summary.items():
-        if category.startswith("_"):  # "_source": where published figures come from; "_tolerance"
-            continue
-        if not isinstance(tasks, dict):
-            raise HarnessError(f"{file}: field '{category}' must map tasks to metrics")
-        for task, metrics in tasks.items():
-            if not isinstance(metrics, dict) or len(metrics) != 1:
-                raise HarnessError(f"{file}: field '{category}.{task}' must hold exactly one main metric")
-            (metric, value), = metrics.items()
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise HarnessError(f"{file}: field '{category}.{task}.{metric}' must be a number")
-            flat[task] = (metric, float(value))
-    return flat
-
-
-def file_tolerances(path: Path) -> dict[str, float]:
-    """Per-task tolerances a baseline or published file declares in `_tolerance`."""
-    file, data = load_json_object(path)
-    raw = data.get("_tolerance", {})
-    if not isinstance(raw, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
-                                            for v in raw.values()):
-        raise HarnessError(f"{file}: field '_tolerance' must map task names to non-negative numbers")
-    return {task: float(v) for task, v in raw.items()}
-
-
-def parse_tolerances(values: float | list[str] | None) -> tuple[float, dict[str, float]]:
-    """`1e-4` and `task=2e-4` options -> (global tolerance, per-task tolerances)."""
-    if values is None:
-        return DEFAULT_TOLERANCE, {}
-    if isinstance(values, (int, float)):
-        return float(values), {}
-    default, per_task = DEFAULT_TOLERANCE, {}
-    for value in values:
-        task, _, number = value.rpartition("=")
-        try:
-            tolerance = float(number)
-        except ValueError:
-            raise HarnessError(f"--tolerance {value!r}: expected a number or task=number") from None
-        if tolerance < 0:
-            raise HarnessError(f"--tolerance {value!r}: a tolerance cannot be negative")
-        if task:
-            per_task[task] = tolerance
-        else:
-            default = tolerance
-    return default, per_task
-
-
-def tolerance_for(task: str, default: float, from_file: dict[str, float], from_cli: dict[str, float]) -> float:
-    return from_cli.get(task, from_file.get(task, default))
+def read_main_metrics(path: Path) -> dict[str, tuple[str, float]]:
+    """task -> (main metric, value) from a result directory, a summary.json or a published file."""
+    file, data = load_json(path)
+    return main_metrics(parse_summary(data, str(file)))
 
 
 def compare(baseline: dict, results: dict, tolerance: float | dict[str, float]) -> tuple[list[tuple], bool]:
@@ -110,14 +49,14 @@ def compare(baseline: dict, results: dict, tolerance: float | dict[str, float]) 
 
 
 def main(args: argparse.Namespace) -> int:
-    baseline = read_summary(args.baseline)
+    baseline = read_main_metrics(args.baseline)
     default, cli = parse_tolerances(args.tolerance)
     unknown = sorted(set(cli) - set(baseline))
     if unknown:
         raise HarnessError(f"--tolerance {unknown[0]}=...: task '{unknown[0]}' is not in {args.baseline}")
-    from_file = file_tolerances(args.baseline)
+    from_file = read_tolerances(args.baseline)
     tolerances = {task: tolerance_for(task, default, from_file, cli) for task in baseline}
-    rows, ok = compare(baseline, read_summary(args.results), tolerances)
+    rows, ok = compare(baseline, read_main_metrics(args.results), tolerances)
     print("| task | metric | baseline | result | diff | tolerance | verdict |")
     print("|---|---|---:|---:|---:|---:|---|")
     fmt = lambda v: "-" if v is None else f"{v:.6f}"  # noqa: E731

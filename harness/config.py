@@ -13,16 +13,19 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from harness.encoders.base import ATTENTION, AUTOCAST, BACKENDS, DTYPES, POOLINGS, TORCH_BACKENDS, EncoderConfig
+from harness.encoders.base import (ATTENTION, AUTOCAST, BACKENDS, BATCHING, DTYPES, POOLINGS, TORCH_BACKENDS,
+                                   EncoderConfig, check_device)
 from harness.errors import HarnessError, one_of
+from harness.families import FAMILIES, PROTOCOLS
+from harness.params import Params
 from harness.paths import CONF_DIR
 from harness.prompts import check_prompt_keys
 from harness.schema import check_fields
+from harness.search import MODEL_SIMILARITIES
+from harness.spec import TaskSpec
 from harness.store import STORAGE_DTYPES
-from harness.taskspec import TaskSpec, load_task, task_names
+from harness.taskspec import load_task, task_names
 
-PROTOCOLS = ("jmteb", "mteb", "nanobeir", "card")
-SIMILARITIES = ("cosine", "dot", "euclidean", "manhattan")
 _MODEL_FIELDS = {
     "name": (str, True), "path": (str, True), "revision": (str, False), "backend": (str, True),
     "pooling": (str, False), "normalize": (bool, False), "max_length": (int, False), "dtype": (str, False),
@@ -32,12 +35,10 @@ _MODEL_FIELDS = {
 }
 _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (str, False),
                  "tasks": (list, True), "hub_overrides": (dict, False), "aggregate": (str, False)}
-AGGREGATES = ("nanobeir",)
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
                   "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False),
                   "storage_dtype": (str, False), "batching": (str, False), "token_budget": (int, False),
                   "autocast": (str, False), "attention": (str, False), "workers": (int, False)}
-BATCHING = ("reference", "token_budget")
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
                "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
@@ -87,22 +88,38 @@ def _first_line(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True)
+class PlannedTask:
+    """One task of a run: its spec (never renamed), the protocol it runs under, that protocol's checked
+    parameters, and the key its results are written under (the task's name, or `<task>_<protocol>` for a
+    suite entry `task@protocol`)."""
+
+    spec: TaskSpec
+    protocol: str
+    params: Params
+    key: str
+
+
+@dataclass(frozen=True)
 class RunPlan:
-    """A validated run: which encoder, which tasks under which protocol, where results go."""
+    """A validated run: which encoder, which tasks under which protocol, where results go. Field defaults
+    here (and in EncoderConfig) are the only defaults: config files leave a value null to get them."""
 
     encoder: EncoderConfig
     suite: str
-    tasks: list[tuple[TaskSpec, str, dict[str, Any]]]  # (task, protocol, protocol params)
-    data_dir: Path | None
+    tasks: list[PlannedTask]
     output_dir: Path
-    cache_dir: Path | None
-    seed: int
-    device: str
-    overwrite: bool
     model_file: str
+    data_dir: Path | None = None
+    cache_dir: Path | None = None
+    seed: int = 0
+    overwrite: bool = False
     aggregate: str | None = None
     cache_chunk: int = 4096  # texts per cache entry: a killed run re-encodes at most one chunk
     storage_dtype: str | None = None  # retrieval corpora encoded to a disk memmap of this dtype (harness.store)
+
+    @property
+    def device(self) -> str:
+        return self.encoder.device
 
 
 def with_hub_overrides(task: TaskSpec, overrides: dict[str, Any], suite_file: Path) -> TaskSpec:
@@ -117,106 +134,122 @@ def with_hub_overrides(task: TaskSpec, overrides: dict[str, Any], suite_file: Pa
     return replace(task, hub={**task.hub, **change})
 
 
+def _given(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The keys whose value is set (null means: the dataclass default)."""
+    return {k: values[k] for k in keys if values.get(k) is not None}
+
+
+def _at_least(value: int | None, minimum: int, where: str) -> None:
+    if value is not None and value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise HarnessError(f"{where} must be {kind}, got {value}")
+
+
+def _check_model(model: dict[str, Any], model_file: str) -> None:
+    check_fields(model, _MODEL_FIELDS, model_file, "")
+    BACKENDS.check(model["backend"], f"{model_file}: field 'backend'")
+    if model.get("similarity") is not None:
+        MODEL_SIMILARITIES.check(model["similarity"], f"{model_file}: field 'similarity'")
+    if model.get("pooling") is not None:
+        POOLINGS.check(model["pooling"], f"{model_file}: field 'pooling'")
+    if model.get("dtype") is not None:
+        DTYPES.check(model["dtype"], f"{model_file}: field 'dtype'")
+    _at_least(model.get("max_length"), 1, f"{model_file}: field 'max_length'")
+    check_prompt_keys(model.get("prompts") or {}, task_names(), model_file)
+    if model.get("api") is not None:
+        from harness.encoders.openai_backend import API_FIELDS
+
+        check_fields(model["api"], API_FIELDS, model_file, "api.")
+
+
+def _check_encode(encode: dict[str, Any], backend: str, model_file: str) -> None:
+    for key, vocab in (("dtype", DTYPES), ("storage_dtype", STORAGE_DTYPES), ("batching", BATCHING),
+                       ("autocast", AUTOCAST), ("attention", ATTENTION)):
+        if encode.get(key) is not None:
+            vocab.check(encode[key], f"field 'encode.{key}'")
+    for key in ("batch_size", "max_length", "token_budget", "workers"):
+        _at_least(encode.get(key), 1, f"field 'encode.{key}'")
+    # Options only a local torch model can honour: accepting them elsewhere would label embeddings with a
+    # setting that was never applied (and key the cache by it).
+    if backend not in TORCH_BACKENDS:
+        for key, default in (("autocast", None), ("attention", None), ("batching", "reference")):
+            if encode.get(key) not in (None, default):
+                raise HarnessError(f"field 'encode.{key}': applies to backends {', '.join(TORCH_BACKENDS)}, "
+                                   f"not {backend} ({model_file})")
+    if encode.get("batching") == "token_budget" and backend != "sentence_transformers":
+        raise HarnessError(f"field 'encode.batching': token_budget is implemented by backend "
+                           f"sentence_transformers only, not {backend} ({model_file})")
+
+
+def plan_tasks(suite: dict[str, Any], suite_file: Path, protocol: str | None,
+               only: list[str] | None) -> list[PlannedTask]:
+    """The suite's entries (a task name, or `task@protocol` to run a task under a fixed protocol as well,
+    keyed `task_protocol`), each with its protocol's parameters built and checked."""
+    names = suite["tasks"]
+    if only:
+        unknown = [t for t in only if t not in names]
+        if unknown:
+            raise one_of("task", unknown[0], names, where=f"field 'tasks' (suite {suite['name']})")
+        names = [t for t in names if t in only]
+    planned = []
+    for entry in names:
+        name, _, pinned = str(entry).partition("@")
+        if pinned:
+            PROTOCOLS.check(pinned, f"{suite_file}: field 'tasks' ({entry})")
+        spec = with_hub_overrides(load_task(name), suite.get("hub_overrides") or {}, suite_file)
+        chosen = pinned or protocol or spec.default_protocol
+        params = FAMILIES[spec.family].protocol_params(spec, chosen)
+        planned.append(PlannedTask(spec, chosen, params, f"{name}_{pinned}" if pinned else name))
+    keys = [t.key for t in planned]
+    if len(set(keys)) != len(keys):
+        duplicate = next(k for k in keys if keys.count(k) > 1)
+        raise HarnessError(f"{suite_file}: field 'tasks' lists {duplicate} twice")
+    return planned
+
+
 def plan(cfg: DictConfig) -> RunPlan:
-    from harness.families import FAMILIES
+    from harness.aggregate import AGGREGATES
     from harness.paths import RESULTS_DIR
 
     data = OmegaConf.to_container(cfg, resolve=True)
     check_fields(data, _TOP_FIELDS, CONF_DIR / "config.yaml")
     model = data["model"]
     model_file = str(CONF_DIR / "model" / f"{model.get('name', '?')}.yaml")
-    check_fields(model, _MODEL_FIELDS, model_file, "")
-    if model["backend"] not in BACKENDS:
-        raise one_of("backend", model["backend"], list(BACKENDS), where=f"{model_file}: field 'backend'")
-    similarity = model.get("similarity") or "cosine"
-    if similarity not in SIMILARITIES:
-        raise one_of("similarity", similarity, list(SIMILARITIES), where=f"{model_file}: field 'similarity'")
-    if model.get("pooling") is not None and model["pooling"] not in POOLINGS:
-        raise one_of("pooling", model["pooling"], list(POOLINGS), where=f"{model_file}: field 'pooling'")
-    check_prompt_keys(model.get("prompts") or {}, task_names(), model_file)
-    if model.get("api") is not None:
-        from harness.encoders.openai_backend import API_FIELDS
-
-        check_fields(model["api"], API_FIELDS, model_file, "api.")
+    _check_model(model, model_file)
     suite = data["suite"]
     suite_file = CONF_DIR / "suite" / f"{suite.get('name', '?')}.yaml"
     check_fields(suite, _SUITE_FIELDS, suite_file)
     encode = check_fields(data["encode"], _ENCODE_FIELDS, CONF_DIR / "encode", "encode.")
-    dtype = encode.get("dtype") or model.get("dtype") or "float32"
-    if dtype not in DTYPES:
-        raise one_of("dtype", dtype, list(DTYPES), where="field 'encode.dtype'")
-    truncate_dims = _truncate_dims(encode.get("truncate_dims") or model.get("truncate_dims") or [], model_file)
-    if encode.get("storage_dtype") not in (None, *STORAGE_DTYPES):
-        raise one_of("storage dtype", encode["storage_dtype"], list(STORAGE_DTYPES),
-                     where="field 'encode.storage_dtype'")
-    if encode.get("batching") not in (None, *BATCHING):
-        raise one_of("batching", encode["batching"], list(BATCHING), where="field 'encode.batching'")
-    if encode.get("autocast") not in (None, *AUTOCAST):
-        raise one_of("autocast", encode["autocast"], list(AUTOCAST), where="field 'encode.autocast'")
-    if encode.get("attention") not in (None, *ATTENTION):
-        raise one_of("attention", encode["attention"], list(ATTENTION), where="field 'encode.attention'")
-    # Options only a local torch model can honour: accepting them elsewhere would label embeddings with a
-    # setting that was never applied (and key the cache by it).
-    if model["backend"] not in TORCH_BACKENDS:
-        for key, default in (("autocast", None), ("attention", None), ("batching", "reference")):
-            if encode.get(key) not in (None, default):
-                raise HarnessError(f"field 'encode.{key}': applies to backends {', '.join(TORCH_BACKENDS)}, "
-                                   f"not {model['backend']} ({model_file})")
-    if encode.get("batching") == "token_budget" and model["backend"] != "sentence_transformers":
-        raise HarnessError(f"field 'encode.batching': token_budget is implemented by backend "
-                           f"sentence_transformers only, not {model['backend']} ({model_file})")
-    if encode.get("workers") is not None and encode["workers"] < 1:
-        raise HarnessError("field 'encode.workers' must be a positive integer")
-    if encode.get("token_budget") is not None and encode["token_budget"] < 1:
-        raise HarnessError("field 'encode.token_budget' must be a positive integer")
+    _check_encode(encode, model["backend"], model_file)
+    top = CONF_DIR / "config.yaml"
+    _at_least(data.get("seed"), 0, f"{top}: field 'seed'")
+    _at_least(data.get("cache_chunk"), 1, f"{top}: field 'cache_chunk'")
+    device = check_device(data["device"]) if data.get("device") is not None else None
     protocol = data.get("protocol") or suite.get("protocol")
-    if protocol is not None and protocol not in PROTOCOLS:
-        raise one_of("protocol", protocol, list(PROTOCOLS), where="field 'protocol'")
+    if protocol is not None:
+        PROTOCOLS.check(protocol, "field 'protocol'")
+    if suite.get("aggregate") is not None:
+        AGGREGATES.check(suite["aggregate"], f"{suite_file}: field 'aggregate'")
+    tasks = plan_tasks(suite, suite_file, protocol, data.get("tasks"))
 
-    if suite.get("aggregate") not in (None, *AGGREGATES):
-        raise one_of("aggregate", suite["aggregate"], list(AGGREGATES), where=f"{suite_file}: field 'aggregate'")
-    # A suite entry is a task name, or `task@protocol` to run a task under a fixed protocol as well
-    # (its results are keyed `task_protocol`).
-    names = suite["tasks"]
-    if data.get("tasks"):
-        unknown = [t for t in data["tasks"] if t not in names]
-        if unknown:
-            raise one_of("task", unknown[0], names, where=f"field 'tasks' (suite {suite['name']})")
-        names = [t for t in names if t in data["tasks"]]
-    tasks = []
-    for entry in names:
-        name, _, pinned = str(entry).partition("@")
-        task = with_hub_overrides(load_task(name), suite.get("hub_overrides") or {}, suite_file)
-        chosen = pinned or protocol or task.default_protocol
-        if pinned:
-            task = replace(task, name=f"{name}_{pinned}")
-        tasks.append((task, chosen, FAMILIES[task.family].protocol_params(task, chosen)))
-
-    encoder = EncoderConfig(
-        name=model["name"], path=str(model["path"]), revision=model.get("revision"), backend=model["backend"],
-        pooling=model.get("pooling"),
-        normalize=encode["normalize"] if encode.get("normalize") is not None else bool(model.get("normalize")),
-        max_length=encode.get("max_length") or model.get("max_length"), dtype=dtype, similarity=similarity,
-        trust_remote_code=bool(model.get("trust_remote_code")), prompts=dict(model.get("prompts") or {}),
-        batch_size=encode.get("batch_size") or 32, device=data.get("device") or "auto",
-        show_progress=encode.get("show_progress", True),
-        add_eos=bool(model.get("add_eos")), truncate_dims=truncate_dims, api=dict(model.get("api") or {}),
-        batching=encode.get("batching") or "reference", token_budget=encode.get("token_budget") or 16384,
-        autocast=encode.get("autocast"), attention=encode.get("attention"), workers=encode.get("workers") or 2,
-    )
+    # The encode group's settings win over the model's; null leaves EncoderConfig's default.
+    merged = {**_given(model, ("revision", "pooling", "normalize", "max_length", "dtype", "similarity",
+                               "trust_remote_code", "add_eos", "truncate_dims", "api", "prompts")),
+              **_given(encode, ("batch_size", "dtype", "max_length", "normalize", "show_progress", "truncate_dims",
+                                "batching", "token_budget", "autocast", "attention", "workers"))}
+    merged["truncate_dims"] = _truncate_dims(merged.get("truncate_dims") or [], model_file)
+    encoder = EncoderConfig(name=model["name"], path=str(model["path"]), backend=model["backend"],
+                            **({"device": device} if device else {}), **merged)
     data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
     if data_dir is not None and not data_dir.is_dir():
         raise HarnessError(f"field 'data_dir': {data_dir} is not a directory")
     output = data.get("output_dir") or str(RESULTS_DIR / "runs" / model["name"] / suite["name"])
-    cache_dir = Path(data["cache_dir"]).expanduser() if data.get("cache", True) and data.get("cache_dir") else None
-    cache_chunk = 4096 if data.get("cache_chunk") is None else data["cache_chunk"]
-    if cache_chunk < 1:
-        raise HarnessError(f"{CONF_DIR / 'config.yaml'}: field 'cache_chunk' must be a positive integer")
-    return RunPlan(encoder=encoder, suite=suite["name"], tasks=tasks, data_dir=data_dir,
-                   aggregate=suite.get("aggregate"),
-                   output_dir=Path(output).expanduser(), cache_dir=cache_dir, seed=int(data.get("seed") or 0),
-                   device=encoder.device, overwrite=bool(data.get("overwrite")), model_file=model_file,
-                   cache_chunk=cache_chunk, storage_dtype=encode.get("storage_dtype"))
+    use_cache = data.get("cache") is not False
+    cache_dir = Path(data["cache_dir"]).expanduser() if use_cache and data.get("cache_dir") else None
+    options = _given(data, ("seed", "overwrite", "cache_chunk"))
+    return RunPlan(encoder=encoder, suite=suite["name"], tasks=tasks, output_dir=Path(output).expanduser(),
+                   model_file=model_file, data_dir=data_dir, cache_dir=cache_dir, aggregate=suite.get("aggregate"),
+                   storage_dtype=encode.get("storage_dtype"), **options)
 
 
 def _truncate_dims(dims: list, model_file: str) -> tuple[int, ...]:

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from harness.errors import HarnessError
-from harness.taskspec import TaskSpec
+from harness.spec import TaskSpec
 
 HUB_TIMEOUT_S = 3.0
 ROW_BLOCK = 10_000  # rows per list from DataSource.iter_rows (and per Arrow batch read from the hub)

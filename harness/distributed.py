@@ -16,9 +16,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from harness.encoders.base import (BatchedEncoder, Encoder, EncoderConfig, build_encoder, resolve_device,
-                                   split_batches)
-from harness.taskspec import TaskSpec
+from harness.encoders.base import (Encoder, EncoderConfig, EncoderWrapper, Side, build_encoder, encode_planned,
+                                   resolve_device, split_batches)
 
 
 def launched() -> bool:
@@ -35,20 +34,18 @@ def _leave_group() -> None:
     dist.destroy_process_group()
 
 
-class DistributedEncoder(BatchedEncoder):
-    """Wraps any `Encoder`; same protocol. Build it with `DistributedEncoder.build` on every rank."""
+class DistributedEncoder(EncoderWrapper):
+    """Wraps any `Encoder`; same protocol. Build it with `DistributedEncoder.build` on every rank.
+    Batched backends are sharded along their own plan; any other encoder along the text order."""
 
     def __init__(self, inner: Encoder):
         import torch.distributed as dist
 
-        self.inner = inner
-        self.config = inner.config
+        super().__init__(inner)
         self.rank = dist.get_rank()
         self.world_size = dist.get_world_size()
         self.is_main = self.rank == 0
         self._open = True
-        # Batched backends are sharded along their own plan; any other encoder along the text order.
-        self._encode_shard = inner.encode_in_order if isinstance(inner, BatchedEncoder) else inner.encode
         if self.is_main:
             atexit.register(self.close)  # also on an error in rank 0, so the other ranks end instead of waiting
 
@@ -69,27 +66,17 @@ class DistributedEncoder(BatchedEncoder):
             config = replace(config, show_progress=False)  # one progress bar, rank 0's
         return cls(build_encoder(config))
 
-    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
-        return self.inner.prompt_for(role, task)
+    def encode(self, texts: list[str], side: Side) -> np.ndarray:
+        return encode_planned(self, texts, side)
 
-    def batch_order(self, texts: list[str]) -> np.ndarray:
-        if isinstance(self.inner, BatchedEncoder):
-            return self.inner.batch_order(texts)
-        return np.arange(len(texts))
-
-    def batch_bounds(self, ordered: list[str]) -> list[tuple[int, int]]:
-        if isinstance(self.inner, BatchedEncoder):
-            return self.inner.batch_bounds(ordered)
-        return super().batch_bounds(ordered)
-
-    def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+    def encode_in_order(self, texts: list[str], side: Side) -> np.ndarray:
         """Rank 0 only: split the planned texts over the ranks, encode, gather in plan order."""
         if not self.is_main:
             raise RuntimeError("only rank 0 encodes on request; the other ranks run serve()")
         if not texts:
             return np.zeros((0, 0), np.float32)
         bounds = split_batches(self.batch_bounds(texts), self.world_size)  # one run of whole batches per rank
-        requests = [(texts[start:end], role, task) for start, end in bounds]
+        requests = [(texts[start:end], side) for start, end in bounds]
         parts = self._exchange(requests)
         return np.concatenate(parts)
 
@@ -123,8 +110,8 @@ class DistributedEncoder(BatchedEncoder):
             if not self.is_main:
                 _leave_group()
             return None
-        texts, role, task = request
-        part = self._encode_shard(texts, role=role, task=task) if texts else None
+        texts, side = request
+        part = super().encode_in_order(texts, side) if texts else None
         gathered = [None] * self.world_size if self.is_main else None
         dist.gather_object(part, gathered, dst=0)
         if not self.is_main:

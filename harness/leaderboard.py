@@ -14,157 +14,17 @@ Every table says under it which averaging rule produced its averages.
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from harness.atomic import write_text
-from harness.check import load_json_object
-from harness.errors import HarnessError, one_of
+from harness.errors import HarnessError
+from harness.leaderboard_render import render
 from harness.paths import ROOT
+from harness.published import Scores, load_scores
+from harness.summary import main_value
+from harness.tables import AVERAGING, DEFAULT_SPEC, Spec, Table, load_spec
 
-# model -> category -> task -> metric -> value (first metric = the task's main metric)
-Scores = dict[str, dict[str, dict[str, dict[str, float]]]]
-
-SPEC_DIR = ROOT / "conf" / "tables"
-AVERAGING = {
-    "micro": "micro average: mean over all datasets",
-    "macro": "macro average: mean of the category means (each category = mean of its datasets)",
-    "none": "no average: each cell is one published or reproduced figure",
-}
-LAYOUTS = ("jmteb", "categories", "columns", "datasets")
-
-
-# ------------------------------------------------------------------------------------------ sources ----
-def load_scores(paths: list[Path]) -> tuple[Scores, list[str]]:
-    """Scores of every model in the given result directories / summary.json / published files, and their sources.
-
-    A published file holds {"_source": ..., "models": {model: summary}} or one model's summary with a `_source`
-    (and optionally `_model`); a result directory's model name comes from its run.json.
-    """
-    scores: Scores = {}
-    sources = []
-    for path in paths:
-        try:
-            file, data = load_json_object(Path(path))
-        except HarnessError:
-            if Path(path).is_dir() or Path(path).is_file():
-                raise
-            raise HarnessError(f"{path}: no such result directory, summary.json or published file") from None
-        sources.append(data.get("_source", str(file)))
-        if "models" in data:
-            for name, summary in data["models"].items():
-                scores[name] = _summary(summary, f"{file}: field 'models.{name}'")
-        else:
-            scores[_model_name(file, data)] = _summary(data, str(file))
-    return scores, sources
-
-
-def _model_name(file: Path, data: dict) -> str:
-    if "_model" in data:
-        return data["_model"]
-    run = file.parent / "run.json"
-    if run.is_file():
-        try:
-            return json.loads(run.read_text(encoding="utf-8"))["model"]["name"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise HarnessError(f"{run}: field 'model.name' missing or unreadable") from None
-    return file.parent.name if file.name == "summary.json" else file.stem
-
-
-def _summary(data: Any, where: str) -> dict[str, dict[str, dict[str, float]]]:
-    if not isinstance(data, dict):
-        raise HarnessError(f"{where}: expected {{Category: {{task: {{metric: value}}}}}}")
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for category, tasks in data.items():
-        if category.startswith("_"):
-            continue
-        if not isinstance(tasks, dict):
-            raise HarnessError(f"{where}: field '{category}' must map tasks to metrics")
-        for task, metrics in tasks.items():
-            if not isinstance(metrics, dict) or not metrics:
-                raise HarnessError(f"{where}: field '{category}.{task}' must map metric names to values")
-            for metric, value in metrics.items():
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise HarnessError(f"{where}: field '{category}.{task}.{metric}' must be a number")
-            out.setdefault(category, {})[task] = {m: float(v) for m, v in metrics.items()}
-    return out
-
-
-def main_value(metrics: dict[str, float]) -> tuple[str, float]:
-    return next(iter(metrics.items()))
-
-
-# ------------------------------------------------------------------------------------------- specs ----
-@dataclass(frozen=True)
-class Spec:
-    """A table layout as data (conf/tables/<name>.yaml)."""
-
-    name: str
-    layout: str
-    title: str = ""
-    sources: tuple[str, ...] = ()        # published files read by default, relative to the repository root
-    averaging: str = "micro"             # micro | macro | none
-    categories: tuple[str, ...] = ("Retrieval", "STS", "Classification", "Reranking", "Clustering",
-                                   "PairClassification")
-    rows: tuple[str, ...] = ()           # models (or datasets) in this order; empty = every model, sorted
-    labels: dict[str, str] = field(default_factory=dict)    # model/dataset -> label printed in the card
-    columns: tuple[dict, ...] = ()       # layouts columns/datasets: [{task?, metric, label}]
-    model: str = ""                      # layout datasets: the one model
-    mean_row: str = ""                   # layout datasets: label of the mean row (printed first)
-    aliases: dict[str, str] = field(default_factory=dict)   # layout jmteb: dataset -> shown name
-    align: str = "left"                  # layout jmteb: left (JMTEB 1.3) | center (JMTEB 1.4)
-    same_structure_as: str = ""          # layout jmteb: drop models whose datasets differ from this model's
-    read_order: tuple[str, ...] = ()     # layout jmteb: models read first, in this order (decides exact ties)
-    scale: float = 100.0
-    decimals: int = 2
-    bold: bool = True
-    source_file: str = ""
-
-
-def load_spec(name_or_path: str) -> Spec:
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = SPEC_DIR / f"{name_or_path}.yaml"
-        if not path.is_file():
-            raise one_of("table", name_or_path, [p.stem for p in SPEC_DIR.glob("*.yaml")])
-    if not path.is_file():
-        raise HarnessError(f"{path}: no such table spec")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    known = set(Spec.__dataclass_fields__) - {"name", "source_file"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise HarnessError(f"{path}: unknown field '{unknown[0]}'; valid: {', '.join(sorted(known))}")
-    if data.get("layout") not in LAYOUTS:
-        raise HarnessError(f"{path}: field 'layout' must be one of {', '.join(LAYOUTS)}, got {data.get('layout')!r}")
-    if data.get("averaging", "micro") not in AVERAGING:
-        raise HarnessError(f"{path}: field 'averaging' must be one of {', '.join(AVERAGING)}")
-    for key in ("sources", "categories", "rows", "columns", "read_order"):
-        if key in data:
-            data[key] = tuple(data[key])
-    return Spec(name=path.stem, source_file=str(path), **data)
-
-
-DEFAULT_SPEC = Spec(name="jmteb", layout="jmteb", title="Leaderboard")
-
-
-# ------------------------------------------------------------------------------------------ tables ----
-@dataclass
-class Table:
-    """Rows of unscaled values; the first cell of each row is its label. `note` names the averaging rule."""
-
-    title: str
-    header: list[str]
-    rows: list[list]
-    note: str
-    spec: Spec
-
-    def to_json(self) -> dict:
-        return {"title": self.title, "note": self.note, "header": self.header,
-                "rows": [dict(zip(self.header, r)) for r in self.rows]}
+__all__ = ["average", "build", "load_scores", "load_spec", "main"]
 
 
 def _mean(values: list[float]) -> float:
@@ -318,8 +178,6 @@ def build(spec: Spec, paths: list[Path]) -> tuple[list[Table], list[str]]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from harness.leaderboard_render import render
-
     spec = load_spec(args.table) if args.table else DEFAULT_SPEC
     if not args.dirs and not spec.sources:
         raise HarnessError("harness leaderboard: give result directories or published files, or --table NAME")

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 
-from harness.leaderboard import Table
+from harness.tables import Table
 
 HEADER = ("# Leaderboard\nThis leaderboard shows the results stored under `docs/results`. "
           "The scores are all multiplied by 100.\n\n")

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.errors import one_of
+from harness.vocab import Vocab
 
-STS_SIMILARITIES = ("cosine", "manhattan", "euclidean_jmteb", "euclidean", "dot")
-PAIR_SCORES = ("cosine", "manhattan", "euclidean", "dot")
+STS_SIMILARITIES = Vocab.of("similarity", ("cosine", "manhattan", "euclidean_jmteb", "euclidean", "dot"))
+# pair classification: cosine and dot are similarities, manhattan and euclidean distances (lower = closer)
+PAIR_SCORES = Vocab.of("distance", ("cosine", "manhattan", "euclidean", "dot"))
 
 
 def _tensors(a: np.ndarray, b: np.ndarray):
@@ -33,8 +34,7 @@ def sts_similarity(a: np.ndarray, b: np.ndarray, name: str) -> np.ndarray:
     """
     import torch
 
-    if name not in STS_SIMILARITIES:
-        raise one_of("similarity", name, list(STS_SIMILARITIES))
+    STS_SIMILARITIES.check(name, "sts_similarity")
     e1, e2 = _tensors(a, b)
     with torch.inference_mode():
         if name == "cosine":
@@ -58,8 +58,7 @@ def pair_scores(a: np.ndarray, b: np.ndarray, name: str) -> np.ndarray:
     from sklearn.metrics.pairwise import paired_cosine_distances, paired_euclidean_distances, \
         paired_manhattan_distances
 
-    if name not in PAIR_SCORES:
-        raise one_of("distance", name, list(PAIR_SCORES))
+    PAIR_SCORES.check(name, "pair_scores")
     if name == "dot":
         import torch
 

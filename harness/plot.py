@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 from pathlib import Path
 
-from harness.atomic import _write
-
+from harness.atomic import write_with
 from harness.errors import HarnessError
-from harness.leaderboard import Scores, load_scores, main_value
+from harness.published import Scores, is_published, load_scores
+from harness.summary import main_value
 
 CATEGORY_ORDER = ("Retrieval", "STS", "Classification", "Reranking", "Clustering", "PairClassification")
 
@@ -25,7 +24,7 @@ def series(sources: list[Path], published: list[Path], models: list[str] | None)
     A file with a `_source` is a published reference; `models` picks which of its models to draw.
     """
     out: dict[str, dict] = {}
-    runs = [p for p in sources if not _is_published(p)]
+    runs = [p for p in sources if not is_published(p)]
     for path in runs:
         scores, _ = load_scores([path])
         for name, cats in scores.items():
@@ -40,15 +39,6 @@ def series(sources: list[Path], published: list[Path], models: list[str] | None)
     if not out:
         raise HarnessError("harness plot: nothing to draw")
     return out
-
-
-def _is_published(path: Path) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        return "_source" in json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
 
 
 def _flatten(cats: Scores) -> dict[str, dict[str, tuple[str, float]]]:
@@ -85,7 +75,7 @@ def bar_chart(path: Path, title: str, groups: list[str], bars: dict[str, list[fl
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
-    _write(path, lambda handle: handle.write(buffer.getvalue()))  # atomic, like every file the harness writes
+    write_with(path, lambda handle: handle.write(buffer.getvalue()))  # atomic, like every file the harness writes
 
 
 def draw(data: dict[str, dict], output: Path) -> list[Path]:

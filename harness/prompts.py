@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
+from harness.encoders.base import Encoder, Side
 from harness.errors import HarnessError
-from harness.taskspec import CATEGORIES
+from harness.spec import CATEGORIES, TaskSpec
 
 ROLES = ("query", "document")
 
@@ -21,6 +24,22 @@ def resolve_prompt(prompts: Mapping[str, str], task: str, category: str, role: s
         if key in prompts:
             return prompts[key]
     return None
+
+
+def prompt_for(prompts: Mapping[str, str], task: TaskSpec, protocol: str, role: str) -> str | None:
+    """The prompt of one side of a planned task. Keys name the task itself (`scifact-query`), never a suite's
+    result key (`scifact_nanobeir`): a `task@protocol` entry is the same task under another protocol."""
+    return resolve_prompt(prompts, task.name, task.category, role)
+
+
+def side_for(prompts: Mapping[str, str], task: TaskSpec, protocol: str | None, role: str) -> Side:
+    return Side(task=task.name, role=role, prompt=prompt_for(prompts, task, protocol or task.default_protocol, role))
+
+
+def encode_for(encoder: Encoder, texts: list[str], *, role: str, task: TaskSpec,
+               protocol: str | None = None) -> np.ndarray:
+    """Embed `texts` as one side of `task` outside a run (scripts, tests), with the prompt a run would use."""
+    return encoder.encode(texts, side_for(encoder.config.prompts, task, protocol, role))
 
 
 def check_prompt_keys(prompts: Mapping[str, object], task_names: list[str], file: str) -> None:

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import write_json, write_text
-from harness.check import file_tolerances, parse_tolerances, tolerance_for
 from harness.errors import HarnessError
-from harness.leaderboard import load_scores
+from harness.published import load_scores, read_tolerances
 from harness.results import TaskResult, read_results
+from harness.runinfo import RunInfo, read_run_info
 from harness.scoring import bootstrap
+from harness.tolerance import parse_tolerances, tolerance_for
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,8 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def provenance(run_dir: Path, results: dict[str, TaskResult]) -> dict[str, Any]:
-    run_file = run_dir / "run.json"
-    run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else {}
+    info = read_run_info(run_dir)
+    run = info.to_json() if info is not None else {}
     first = next(iter(results.values())).provenance if results else {}
     model = first.get("model", {})
     out = {
@@ -193,12 +194,12 @@ def build(run_dir: Path, published: Path | None, model: str | None, tolerance, c
     if not results:
         raise HarnessError(f"{run_dir}: no score files (<Category>/scores_<task>.json)")
     data: dict[str, Any] = {"model": next(iter(results.values())).provenance.get("model", {}).get("name"),
-                            "suite": _run_info(run_dir).get("suite"), "published": None, "cells": [],
+                            "suite": _suite(read_run_info(run_dir)), "published": None, "cells": [],
                             "overall": None}
     if published is not None:
         name, cells_pub, source = published_cells(published, model)
         default, cli = parse_tolerances(tolerance)
-        from_file = file_tolerances(published)
+        from_file = read_tolerances(published)
         tolerances = {t: tolerance_for(t, default, from_file, cli) for t in cells_pub}
         cells = compare_cells(results, cells_pub, tolerances)
         data["published"] = {"model": name, "file": str(published), "source": source}
@@ -217,12 +218,8 @@ def build(run_dir: Path, published: Path | None, model: str | None, tolerance, c
     return data
 
 
-def _run_info(run_dir: Path) -> dict:
-    file = run_dir / "run.json"
-    try:
-        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
-    except json.JSONDecodeError:
-        raise HarnessError(f"{file}: not valid JSON") from None
+def _suite(info: RunInfo | None) -> str | None:
+    return info.suite if info is not None else None
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,9 +1,9 @@
-"""Typed result records and their files, in JMTEB's layout.
+"""Score files, in JMTEB's layout, and the set of files a run writes. This module is the only reader and writer
+of score files.
 
     <output_dir>/<Category>/scores_<task>.json   {metric_name, metric_value, details, provenance, ...}
-    <output_dir>/summary.json                     {Category: {task: {main_metric: value}}}
-    <output_dir>/run.json                         when, how long, cache hits: kept apart so score files
-                                                  of two identical runs are byte-identical
+    <output_dir>/summary.json                     harness.summary
+    <output_dir>/run.json                         harness.runinfo
 Leaderboards and checks read these files; they never re-evaluate.
 """
 
@@ -16,12 +16,13 @@ from typing import Any
 
 from harness.atomic import write_json
 from harness.errors import HarnessError
-from harness.taskspec import CATEGORIES
+from harness.runinfo import RunInfo, write_run_info
+from harness.summary import summary_of, write_summary
 
 
 @dataclass(frozen=True)
 class TaskResult:
-    task: str
+    task: str  # the result key: the task's name, or <task>_<protocol> for a suite's task@protocol entry
     category: str
     family: str
     protocol: str
@@ -38,35 +39,27 @@ class TaskResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str) -> TaskResult:
+        if not isinstance(data, dict):
+            raise HarnessError(f"{where}: not a score file (expected a JSON object)")
         try:
             return cls(**{k: data[k] for k in cls.__dataclass_fields__})
         except KeyError as exc:
             raise HarnessError(f"{where}: missing field {exc} in a score file") from None
 
 
-def summary_of(results: list[TaskResult]) -> dict[str, dict[str, dict[str, float]]]:
-    """JMTEB's summary.json shape; categories in JMTEB's run order, tasks in run order."""
-    summary: dict[str, dict[str, dict[str, float]]] = {}
-    for category in CATEGORIES:
-        for r in results:
-            if r.category == category:
-                summary.setdefault(category, {})[r.task] = {r.metric_name: r.metric_value}
-    return summary
-
-
 def score_path(output_dir: Path, result: TaskResult) -> Path:
     return Path(output_dir) / result.category / f"scores_{result.task}.json"
 
 
-def write_results(output_dir: Path, results: list[TaskResult], run_info: dict[str, Any]) -> None:
+def write_results(output_dir: Path, results: list[TaskResult], run_info: RunInfo) -> None:
     """Score files, then summary.json (merged with tasks of earlier runs in the same directory), then run.json."""
     output_dir = Path(output_dir)
     for result in results:
         write_json(score_path(output_dir, result), result.to_json())
     merged = {r.task: r for r in read_results(output_dir)} if output_dir.exists() else {}
     merged.update({r.task: r for r in results})
-    write_json(output_dir / "summary.json", summary_of(list(merged.values())))
-    write_json(output_dir / "run.json", run_info)
+    write_summary(output_dir, summary_of(merged.values()))
+    write_run_info(output_dir, run_info)
 
 
 def read_results(output_dir: Path) -> list[TaskResult]:

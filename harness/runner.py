@@ -1,8 +1,7 @@
-"""Run a plan: for each task, its family's load → encode → predict → score; then write all results."""
+"""Run a plan: for each planned task, its protocol's load → encode → predict → score; then write all results."""
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import tempfile
@@ -16,15 +15,18 @@ import numpy as np
 from harness import distributed
 from harness.atomic import write_json
 from harness.cache import CachedEncoder
-from harness.config import RunPlan
+from harness.config import PlannedTask, RunPlan
 from harness.data import DataSource
-from harness.encoders.base import build_encoder, resolve_device
+from harness.encoders.base import Encoder, build_encoder, resolve_device
 from harness.encoders.matryoshka import MemoEncoder, TruncatedEncoder
+from harness.encoders.model_files import check_remote_code
 from harness.errors import HarnessError
 from harness.families import FAMILIES
 from harness.families.base import Context
+from harness.prompts import ROLES, prompt_for
 from harness.provenance import git_revision, library_versions, scrub
 from harness.results import TaskResult, write_results
+from harness.runinfo import RunInfo, read_run_info
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +44,15 @@ def _check_output_dir(plan: RunPlan) -> None:
     out = plan.output_dir
     if out.exists() and not out.is_dir():
         raise HarnessError(f"field 'output_dir': {out} is a file")
-    previous = out / "run.json"
-    if previous.is_file() and not plan.overwrite:
+    if out.is_dir() and not plan.overwrite:
         try:
-            other = json.loads(previous.read_text(encoding="utf-8")).get("model", {})
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            other = {}
+            other = read_run_info(out)
+        except HarnessError:
+            other = None  # an unreadable run.json names no model: nothing to protect
         mine = {"name": plan.encoder.name, "path": plan.encoder.path}
-        if other and {k: other.get(k) for k in mine} != mine:
-            raise HarnessError(f"{previous}: output_dir holds results of model {other.get('name')} "
-                               f"({other.get('path')}); choose another output_dir or pass overwrite=true")
+        if other is not None and other.model and {k: other.model.get(k) for k in mine} != mine:
+            raise HarnessError(f"{out / 'run.json'}: output_dir holds results of model {other.model.get('name')} "
+                               f"({other.model.get('path')}); choose another output_dir or pass overwrite=true")
     probe = out
     while not probe.exists():
         probe = probe.parent
@@ -79,38 +80,11 @@ def _quiet_progress_bars() -> None:
         pass
 
 
-def _check_remote_code(plan: RunPlan) -> None:
-    """Code shipped inside a local model directory runs only when the model config says trust_remote_code.
-
-    Checked before any library sees the model, so a refused model executes nothing. (Hub ids are refused by
-    the loading library itself, which the backend turns into one line.)
-    """
-    if plan.encoder.trust_remote_code:
-        return
-    root = Path(plan.encoder.path).expanduser()
-    if not root.is_dir():
-        return
-    for file in [*root.glob("config.json"), *root.glob("*/config.json"), root / "modules.json"]:
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # absent or unreadable: the loader reports it
-        if file.name == "config.json" and isinstance(data, dict) and data.get("auto_map"):
-            custom = f"field 'auto_map' ({', '.join(sorted(map(str, data['auto_map'].values())))})"
-        elif file.name == "modules.json" and isinstance(data, list):
-            types = [str(m.get("type")) for m in data if isinstance(m, dict)
-                     and not str(m.get("type", "")).startswith("sentence_transformers.")]
-            custom = f"field 'type' ({', '.join(types)})" if types else None
-        else:
-            custom = None
-        if custom:
-            raise HarnessError(f"{file}: {custom} is custom code, and {plan.model_file} has trust_remote_code: "
-                               f"false; set model.trust_remote_code=true only for a model you trust")
-
-
 def run(plan: RunPlan) -> list[TaskResult]:
     _check_output_dir(plan)
-    _check_remote_code(plan)
+    local = Path(plan.encoder.path).expanduser()
+    if local.is_dir():  # checked before any library sees the model, so a refused model executes nothing
+        check_remote_code(local, plan.encoder)
     seed_everything(plan.seed)
     if not plan.encoder.show_progress:
         _quiet_progress_bars()
@@ -129,64 +103,67 @@ def run(plan: RunPlan) -> list[TaskResult]:
         ranks.close()
 
 
-def _run(plan: RunPlan, encoder) -> list[TaskResult]:
-    if plan.cache_dir is not None:
-        encoder = CachedEncoder(encoder, plan.cache_dir, chunk=plan.cache_chunk)
+def context(plan: RunPlan, task: PlannedTask, data: DataSource, encoder: Encoder) -> Context:
+    """What the task's protocol function runs with: its prompts bound, the run's seed, device and storage."""
+    return Context(data=data, encoder=encoder, prompts=lambda role: prompt_for(plan.encoder.prompts, task.spec,
+                                                                                task.protocol, role),
+                   label=task.key, seed=plan.seed, device=plan.device, storage_dtype=plan.storage_dtype)
+
+
+def _evaluate(plan: RunPlan, task: PlannedTask, ctx: Context) -> TaskResult:
+    outcome = FAMILIES[task.spec.family].run(task.spec, task.protocol, task.params, ctx)
+    return TaskResult(task=task.key, category=task.spec.category, family=task.spec.family, protocol=task.protocol,
+                      metric_name=outcome.metric_name, metric_value=float(outcome.metric_value),
+                      details=outcome.details, provenance=scrub(_provenance(plan, task, ctx.data)))
+
+
+def _run(plan: RunPlan, encoder: Encoder) -> list[TaskResult]:
+    cache = CachedEncoder(encoder, plan.cache_dir, chunk=plan.cache_chunk) if plan.cache_dir is not None else None
+    encoder = cache or encoder
     dims = plan.encoder.truncate_dims
-    if dims:  # Matryoshka: every truncation reuses the full-size encodes of the task
-        encoder = MemoEncoder(encoder)
+    memo = MemoEncoder(encoder) if dims else None  # Matryoshka: every truncation reuses the task's encodes
+    encoder = memo or encoder
     per_dim: dict[int, list[TaskResult]] = {dim: [] for dim in dims}
     data = DataSource(plan.data_dir)
-    ctx = Context(data=data, encoder=encoder, seed=plan.seed, device=plan.device)
-    ctx.notes["storage_dtype"] = plan.storage_dtype
     started = datetime.now(timezone.utc)
     timings, results = {}, []
-    for task, protocol, params in plan.tasks:
-        log.info("task %s (%s, protocol %s)", task.name, task.family, protocol)
+    for task in plan.tasks:
+        log.info("task %s (%s, protocol %s)", task.key, task.spec.family, task.protocol)
         t0 = time.perf_counter()
-        outcome = FAMILIES[task.family].evaluate(task, params, ctx)
-        timings[task.name] = round(time.perf_counter() - t0, 3)
-        results.append(TaskResult(
-            task=task.name, category=task.category, family=task.family, protocol=protocol,
-            metric_name=outcome.metric_name, metric_value=float(outcome.metric_value), details=outcome.details,
-            provenance=scrub(_provenance(plan, task, protocol, params, encoder, data)),
-        ))
-        print(f"{task.name}: {outcome.metric_name} = {outcome.metric_value:.6f}", flush=True)
+        result = _evaluate(plan, task, context(plan, task, data, encoder))
+        timings[task.key] = round(time.perf_counter() - t0, 3)
+        results.append(result)
+        print(f"{task.key}: {result.metric_name} = {result.metric_value:.6f}", flush=True)
         for dim in dims:
-            cut = Context(data=data, encoder=TruncatedEncoder(encoder, dim), seed=plan.seed, device=plan.device,
-                          notes=ctx.notes)  # storage_dtype (streamed corpora) applies to every truncation
-            small = FAMILIES[task.family].evaluate(task, params, cut)
-            provenance = scrub(_provenance(plan, task, protocol, params, encoder, data))
-            provenance["model"]["truncate_dim"] = dim
-            per_dim[dim].append(replace(results[-1], metric_name=small.metric_name,
-                                        metric_value=float(small.metric_value), details=small.details,
-                                        provenance=provenance))
-            print(f"{task.name} @ dim {dim}: {small.metric_name} = {small.metric_value:.6f}", flush=True)
-        if dims:
-            encoder.clear()
-    stats = getattr(encoder, "stats", None)
-    run_info = {
-        "model": {"name": plan.encoder.name, "path": plan.encoder.path}, "suite": plan.suite,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seconds_per_task": timings,
-        "cache": None if stats is None else {"dir": str(plan.cache_dir), "hit_texts": stats.hits,
-                                             "miss_texts": stats.misses, "corrupt_entries": stats.corrupt,
-                                             "encode_seconds": round(stats.encode_seconds, 3),
-                                             "embed_seconds": round(stats.embed_seconds, 3)},
-    }
+            small = _evaluate(plan, task, context(plan, task, data, TruncatedEncoder(encoder, dim)))
+            small.provenance["model"]["truncate_dim"] = dim
+            per_dim[dim].append(small)
+            print(f"{task.key} @ dim {dim}: {small.metric_name} = {small.metric_value:.6f}", flush=True)
+        if memo is not None:
+            memo.clear()
+    stats = cache.stats if cache is not None else None
+    run_info = RunInfo(
+        model={"name": plan.encoder.name, "path": plan.encoder.path}, suite=plan.suite,
+        started=started.isoformat(timespec="seconds"),
+        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), seconds_per_task=timings,
+        cache=None if stats is None else {"dir": str(plan.cache_dir), "hit_texts": stats.hits,
+                                          "miss_texts": stats.misses, "corrupt_entries": stats.corrupt,
+                                          "encode_seconds": round(stats.encode_seconds, 3),
+                                          "embed_seconds": round(stats.embed_seconds, 3)})
+    run_info = RunInfo(**scrub(run_info.to_json()))
     try:
-        write_results(plan.output_dir, results, scrub(run_info))
+        write_results(plan.output_dir, results, run_info)
+        if plan.aggregate:
+            from harness.aggregate import AGGREGATORS
+
+            filename, aggregate = AGGREGATORS[plan.aggregate]
+            names = [(getattr(t.params, "name", None) or t.key, r) for t, r in zip(plan.tasks, results)]
+            write_json(plan.output_dir / filename, aggregate(names))
+        for dim, dim_results in per_dim.items():
+            write_results(plan.output_dir / f"dim{dim}", dim_results, replace(run_info, truncate_dim=dim))
     except OSError as exc:  # disk full, permissions changed mid-run: atomic writes left no partial file
         raise HarnessError(f"field 'output_dir': cannot write results to {plan.output_dir} "
                            f"({exc.strerror or exc})") from None
-    if plan.aggregate:
-        from harness.aggregate import AGGREGATORS
-
-        filename, aggregate = AGGREGATORS[plan.aggregate]
-        write_json(plan.output_dir / filename, aggregate(results))
-    for dim, dim_results in per_dim.items():
-        write_results(plan.output_dir / f"dim{dim}", dim_results, {**run_info, "truncate_dim": dim})
     if stats is not None:
         print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded "
               f"({stats.encode_seconds:.1f} s encoding, {stats.embed_seconds:.1f} s getting embeddings)", flush=True)
@@ -194,17 +171,17 @@ def _run(plan: RunPlan, encoder) -> list[TaskResult]:
     return results
 
 
-def _provenance(plan: RunPlan, task, protocol, params, encoder, data: DataSource) -> dict:
+def _provenance(plan: RunPlan, task: PlannedTask, data: DataSource) -> dict:
     cfg = plan.encoder
-    prompts = {role: encoder.prompt_for(role, task) for role in ("query", "document")}
+    prompts = {role: prompt_for(cfg.prompts, task.spec, task.protocol, role) for role in ROLES}
     return {
         "model": {"name": cfg.name, "path": cfg.path, "revision": cfg.revision, "backend": cfg.backend,
                   "pooling": cfg.pooling, "normalize": cfg.normalize, "max_length": cfg.max_length,
                   "dtype": cfg.dtype, "similarity": cfg.similarity, "trust_remote_code": cfg.trust_remote_code},
         "prompts": prompts,
-        "dataset": {"task_file": str(Path(task.file).name), "hub": task.hub,
-                    "parts": data.provenance.get(task.name, {})},
-        "protocol": {"name": protocol, "params": params},
+        "dataset": {"task_file": str(Path(task.spec.file).name), "hub": task.spec.hub,
+                    "parts": data.provenance.get(task.spec.name, {})},
+        "protocol": {"name": task.protocol, "params": task.params.as_dict()},
         "seed": plan.seed,
         "device": resolve_device(plan.device),
         "versions": library_versions(),

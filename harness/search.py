@@ -17,18 +17,24 @@ import numpy as np
 import torch
 
 from harness.encoders.base import resolve_device
+from harness.vocab import Vocab
+
+# query x document scores, larger = closer
+_SCORES = {
+    "cosine": lambda q, d: torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(d, dim=-1).T,
+    "dot": lambda q, d: q @ d.T,
+    "euclidean": lambda q, d: -torch.cdist(q, d),
+    "manhattan": lambda q, d: -torch.cdist(q, d, p=1),
+    "euclidean_jmteb_retrieval": lambda q, d: 100.0 / (torch.cdist(q, d) + 1e-4),  # JMTEB: 100 / (L2 + 1e-4)
+}
+SIMILARITIES = Vocab.of("similarity", _SCORES)
+# What a model config's `similarity` may name (sentence-transformers' similarity functions); protocols that
+# use "the model's similarity" rank with it.
+MODEL_SIMILARITIES = SIMILARITIES.subset("similarity", ("cosine", "dot", "euclidean", "manhattan"))
 
 
 def _scores(q: torch.Tensor, d: torch.Tensor, similarity: str) -> torch.Tensor:
-    if similarity == "cosine":
-        return torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(d, dim=-1).T
-    if similarity == "dot":
-        return q @ d.T
-    if similarity == "euclidean_jmteb_retrieval":  # JMTEB: 100 / (L2 + 1e-4)
-        return 100.0 / (torch.cdist(q, d) + 1e-4)
-    if similarity == "euclidean":
-        return -torch.cdist(q, d)
-    raise ValueError(f"unknown similarity '{similarity}'")
+    return _SCORES[SIMILARITIES.check(similarity, "search")](q, d)
 
 
 # Scores held at once (query batch x document chunk, float32). A task's chunk_size (JMTEB's doc_chunk_size

@@ -21,9 +21,10 @@ from itertools import islice
 
 import numpy as np
 
-from harness.errors import HarnessError, one_of
+from harness.errors import HarnessError
+from harness.vocab import Vocab
 
-STORAGE_DTYPES = ("float32", "float16")
+STORAGE_DTYPES = Vocab.of("storage dtype", ("float32", "float16"))
 BLOCK = 65_536  # texts per encode call: bounds the float32 embeddings held in memory at once
 
 
@@ -34,8 +35,7 @@ def encode_to_disk(encode: Callable[[list[str]], np.ndarray], texts: Iterable[st
     `texts` is a list, or any iterable of exactly `total` texts (a corpus streamed from its file): only the
     current block of texts is held.
     """
-    if dtype not in STORAGE_DTYPES:
-        raise one_of("storage dtype", dtype, list(STORAGE_DTYPES), where=f"field '{where}'")
+    STORAGE_DTYPES.check(dtype, f"field '{where}'")
     total = len(texts) if total is None else total
     stream = iter(texts)
     fd, path = tempfile.mkstemp(prefix="harness-embeddings-", suffix=".npy")

@@ -1,27 +1,26 @@
-"""Task definitions: one YAML per dataset in `tasks/`, loaded into a frozen `TaskSpec`.
+"""Task definitions: one YAML per dataset in `tasks/`, loaded into a frozen `TaskSpec` and validated.
 
 A task says *what* to evaluate (family, category, data source, splits, columns) and the protocol fields
 that make the numbers match a reference evaluator. Everything that differs between JMTEB, MTEB and
-NanoBEIR is a field here, not a branch in code: the family supplies defaults per protocol, the task's
-`params` override them for every protocol and `protocols.<name>` for one protocol.
+NanoBEIR is a field here, not a branch in code: each protocol's typed parameters (harness.params) supply the
+defaults, the task's `params` override them for every protocol and `protocols.<name>` for one protocol.
+Every protocol's fields are built and checked when the file is read, not mid-run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from harness.errors import HarnessError, one_of
+from harness.families import FAMILIES
 from harness.paths import TASKS_DIR
 from harness.schema import check_fields
+from harness.spec import CATEGORIES, SCHEMAS, HubPart, TaskSpec
 
-# JMTEB's summary categories (evaluator class names), in JMTEB's run order.
-CATEGORIES = ("Classification", "Clustering", "STS", "PairClassification", "Retrieval", "Reranking")
-SCHEMAS = ("jmteb", "beir")
+__all__ = ["CATEGORIES", "HubPart", "TaskSpec", "load_task", "parse_task", "task_names"]
 
 _TASK_FIELDS = {
     "name": (str, True), "family": (str, True), "category": (str, True), "description": (str, False),
@@ -34,54 +33,6 @@ _HUB_FIELDS = {"path": (str, True), "revision": (str, True), "name": (str, False
                "corpus_name": (str, False), "parts": (dict, False), "script": (bool, False)}
 _PART_FIELDS = {"path": (str, False), "name": (str, False), "split": (str, False), "revision": (str, False)}
 
-
-@dataclass(frozen=True)
-class HubPart:
-    """Where one part (a split, the corpus, the qrels) of a task lives on the Hugging Face Hub."""
-
-    path: str
-    name: str | None
-    split: str
-    revision: str
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    family: str
-    category: str
-    description: str
-    local: str  # folder name under data_dir
-    schema: str  # "jmteb" (split files + corpus) or "beir" (corpus/queries/qrels)
-    hub: dict[str, Any] | None
-    splits: dict[str, str]  # role (train/validation/test) -> split name
-    columns: dict[str, str]  # harness column -> source column
-    default_protocol: str
-    params: dict[str, Any]
-    protocols: dict[str, dict[str, Any]]
-    file: Path = field(compare=False)
-
-    def column(self, name: str) -> str:
-        return self.columns.get(name, name)
-
-    def hub_part(self, part: str) -> HubPart | None:
-        """Hub location of `part`: a split role, "corpus", or a BEIR part ("corpus", "queries", "qrels")."""
-        if not self.hub:
-            return None
-        overrides = (self.hub.get("parts") or {}).get(part, {})
-        if part in self.splits:
-            name, split = self.hub.get("name"), self.splits[part]
-        elif part == "corpus" and self.schema == "jmteb":
-            name, split = self.hub.get("corpus_name"), "corpus"
-        else:  # BEIR layout: one config per part
-            name, split = part, part
-        return HubPart(path=overrides.get("path", self.hub["path"]), name=overrides.get("name", name),
-                       split=overrides.get("split", split),
-                       revision=overrides.get("revision", self.hub["revision"]))
-
-    def local_file(self, part: str) -> str:
-        """File stem under `<data_dir>/<local>/`: the split name for split roles, else the part name."""
-        return self.splits.get(part, part)
 
 
 def task_names() -> list[str]:
@@ -97,8 +48,6 @@ def load_task(name: str) -> TaskSpec:
 
 
 def parse_task(file: Path) -> TaskSpec:
-    from harness.families import FAMILIES  # late import: families import taskspec
-
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -140,6 +89,6 @@ def parse_task(file: Path) -> TaskSpec:
         default_protocol=data["default_protocol"], params=dict(data.get("params") or {}),
         protocols={k: dict(v or {}) for k, v in protocols.items()}, file=file,
     )
-    for proto in spec.protocols:  # validate every protocol's fields now, not mid-run
+    for proto in spec.protocols:  # build and check every protocol's parameters now, not mid-run
         family.protocol_params(spec, proto)
     return spec

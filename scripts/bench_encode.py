@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.stats import spearmanr
+from harness.prompts import encode_for
 
 
 def main() -> None:
@@ -48,7 +49,7 @@ def main() -> None:
         config = plan(compose([f"model.path={path}", "tasks=[jsts]", "encode.show_progress=false",
                                *overrides])).encoder
         encoder = build_encoder(config)
-        return lambda texts: encoder.encode(texts, role="query", task=task)
+        return lambda texts: encode_for(encoder, texts, role="query", task=task)
 
     variants = {
         "sentence-transformers encode (float32)": lambda texts: st_model.encode(texts, batch_size=32),

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from harness.prompts import encode_for
 
 METHODS = ("in-memory", "streamed")
 DIM = 384
@@ -110,7 +111,7 @@ def child(args) -> None:
     t1 = time.perf_counter()
     after_load = peak_rss()
     if args.method == "in-memory":
-        stored = encode_to_disk(lambda block: encoder.encode(block, role="document", task=task), corpus.texts,
+        stored = encode_to_disk(lambda block: encode_for(encoder, block, role="document", task=task), corpus.texts,
                                 "float16")
     else:
         stored = encode_corpus(ctx, corpus, task)

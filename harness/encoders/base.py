@@ -3,49 +3,74 @@
 from __future__ import annotations
 
 import importlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from harness.errors import HarnessError, one_of
-from harness.prompts import resolve_prompt
-from harness.taskspec import TaskSpec
+from harness.errors import HarnessError
+from harness.vocab import Vocab
 
 # backend name -> "module:Class"; imported lazily so `harness list` stays fast.
-BACKENDS = {
+_BACKEND_CLASSES = {
     "sentence_transformers": "harness.encoders.st_backend:SentenceTransformersEncoder",
     "transformers": "harness.encoders.hf_backend:TransformersEncoder",
     "static": "harness.encoders.static_backend:StaticEmbeddingEncoder",
     "openai": "harness.encoders.openai_backend:OpenAIEncoder",
 }
-DTYPES = ("float32", "bfloat16", "float16")
-AUTOCAST = ("bfloat16", "float16")
-ATTENTION = ("eager", "sdpa", "auto")
+BACKENDS = Vocab.of("backend", _BACKEND_CLASSES)
+DTYPES = Vocab.of("dtype", ("float32", "bfloat16", "float16"))
+AUTOCAST = Vocab.of("autocast", ("bfloat16", "float16"))
+ATTENTION = Vocab.of("attention", ("eager", "sdpa", "auto"))
+BATCHING = Vocab.of("batching", ("reference", "token_budget"))
 # attention: auto picks eager for short texts and sdpa for long ones: on CPU with bf16 autocast, eager is
 # ~10 % faster on JSTS (24 tokens on average) and sdpa 2x faster on SciFact (256-token documents).
 AUTO_EAGER_MAX_TOKENS = 64
 # Backends that run a torch model locally: only they honour autocast, attention and token-budget batching.
 TORCH_BACKENDS = ("sentence_transformers", "transformers")
 # Pooling names (sentence-transformers' own); null in a model config = the model's own Pooling module.
-POOLINGS = ("mean", "cls", "lasttoken", "max")
+POOLINGS = Vocab.of("pooling", ("mean", "cls", "lasttoken", "max"))
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-@dataclass(frozen=True)
+def check_device(device: object, where: str = "field 'device'") -> str:
+    """auto | cpu | mps | cuda | cuda:N, and a GPU only where torch can use one."""
+    if not isinstance(device, str) or not _DEVICE.match(device):
+        raise HarnessError(f"{where}: unknown device {device!r}; valid: auto, cpu, cuda, cuda:N, mps")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise HarnessError(f"{where}: device '{device}' but torch {torch.__version__} sees no CUDA GPU; "
+                               f"use device=cpu (or auto)")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise HarnessError(f"{where}: device '{device}' but only {torch.cuda.device_count()} GPU(s) are visible")
+    if device == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise HarnessError(f"{where}: device 'mps' is not available here; use device=cpu (or auto)")
+    return device
+
+
+@dataclass(frozen=True, kw_only=True)
 class EncoderConfig:
-    """Everything that changes an embedding (the cache key) plus how to compute it fast."""
+    """Everything that changes an embedding (the cache key) plus how to compute it fast. The defaults here are
+    the only defaults: configs leave a field null (or out) to get them."""
 
     name: str
     path: str
-    revision: str | None
     backend: str
-    pooling: str | None
-    normalize: bool
-    max_length: int | None
-    dtype: str
-    similarity: str
-    trust_remote_code: bool
+    revision: str | None = None
+    pooling: str | None = None
+    normalize: bool = False
+    max_length: int | None = None
+    dtype: str = "float32"
+    similarity: str = "cosine"
+    trust_remote_code: bool = False
     prompts: dict[str, str] = field(default_factory=dict)
     batch_size: int = 32
     device: str = "auto"
@@ -59,8 +84,8 @@ class EncoderConfig:
     token_budget: int = 16384
     autocast: str | None = None  # bfloat16 | float16: mixed precision over float32 weights
     attention: str | None = None  # eager | sdpa | auto: transformers' attn_implementation; null = model default
-    workers: int = 1  # CPU: batches on this many threads, the cores shared between them (encoders/workers.py);
-    # harness runs default to 2 (conf/encode/default.yaml); vectors are bit-identical for any value
+    workers: int = 2  # CPU: batches on this many threads, the cores shared between them (encoders/workers.py);
+    # vectors are bit-identical for any value; at most torch's thread count is used
 
     def identity(self) -> dict[str, Any]:
         """Fields that determine the embedding values (batch size, device and progress do not)."""
@@ -86,14 +111,21 @@ class EncoderConfig:
 API_VALUE_FIELDS = ("base_url", "dimensions", "tokenizer", "max_tokens_per_text")
 
 
+@dataclass(frozen=True)
+class Side:
+    """What a list of texts is encoded as: the prompt put before each text (None: the model's own default, if
+    it has one) and, for progress and messages, the task and the role (query | document)."""
+
+    task: str
+    role: str
+    prompt: str | None = None
+
+
 class Encoder(Protocol):
     config: EncoderConfig
 
-    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
-        """Embed `texts` as `role` (query|document) for `task`; float32 array of shape (len(texts), dim)."""
-        ...
-
-    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
+    def encode(self, texts: list[str], side: Side) -> np.ndarray:
+        """Embed `texts` as `side`; float32 array of shape (len(texts), dim)."""
         ...
 
 
@@ -107,9 +139,6 @@ class BatchedEncoder(ABC):
 
     config: EncoderConfig
 
-    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
-        return resolve_prompt(self.config.prompts, task.name, task.category, role)
-
     def batch_order(self, texts: list[str]) -> np.ndarray:
         """Permutation of `texts` in which consecutive runs of `batch_size` form the batches."""
         return np.arange(len(texts))
@@ -118,19 +147,59 @@ class BatchedEncoder(ABC):
         """[start, end) of the batches `encode_in_order(ordered)` runs. A run of whole batches cut from this
         plan is planned into the very same batches again, which is what lets the cache and the ranks split
         the work without changing a bit."""
-        size = self.config.batch_size
-        return [(s, min(s + size, len(ordered))) for s in range(0, len(ordered), size)]
+        return fixed_batches(len(ordered), self.config.batch_size)
 
     @abstractmethod
-    def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+    def encode_in_order(self, texts: list[str], side: Side) -> np.ndarray:
         """Encode the batches of `batch_bounds(texts)` as given, without reordering."""
 
-    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
-        order = self.batch_order(texts)
-        ordered = self.encode_in_order([texts[i] for i in order], role=role, task=task)
-        result = np.empty_like(ordered)
-        result[order] = ordered
-        return result
+    def encode(self, texts: list[str], side: Side) -> np.ndarray:
+        return encode_planned(self, texts, side)
+
+
+def encode_planned(encoder: BatchedEncoder | EncoderWrapper, texts: list[str], side: Side) -> np.ndarray:
+    """`texts` put in the encoder's batch order, encoded as planned, and put back in the given order."""
+    order = encoder.batch_order(texts)
+    ordered = encoder.encode_in_order([texts[i] for i in order], side)
+    result = np.empty_like(ordered)
+    result[order] = ordered
+    return result
+
+
+def fixed_batches(n: int, size: int) -> list[tuple[int, int]]:
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def is_batched(encoder: Encoder) -> bool:
+    """Whether `encoder` exposes a batch plan (a local backend, or a wrapper around one)."""
+    return isinstance(encoder, BatchedEncoder) or (isinstance(encoder, EncoderWrapper) and encoder.batched)
+
+
+class EncoderWrapper:
+    """Base of the encoders that wrap another (embedding cache, torchrun ranks, Matryoshka memo and truncation):
+    the same protocol, the inner encoder's config, and its batch plan passed through, so that whatever wraps
+    this wrapper still cuts work at the backend's own batch boundaries."""
+
+    def __init__(self, inner: Encoder):
+        self.inner = inner
+        self.config = inner.config
+
+    @property
+    def batched(self) -> bool:
+        return is_batched(self.inner)
+
+    def batch_order(self, texts: list[str]) -> np.ndarray:
+        return self.inner.batch_order(texts) if self.batched else np.arange(len(texts))
+
+    def batch_bounds(self, ordered: list[str]) -> list[tuple[int, int]]:
+        return self.inner.batch_bounds(ordered) if self.batched else fixed_batches(len(ordered), self.config.batch_size)
+
+    def encode_in_order(self, texts: list[str], side: Side) -> np.ndarray:
+        """The planned texts as planned (an encoder without a plan: in the given order)."""
+        return self.inner.encode_in_order(texts, side) if self.batched else self.inner.encode(texts, side)
+
+    def encode(self, texts: list[str], side: Side) -> np.ndarray:
+        return self.inner.encode(texts, side)
 
 
 def group_batches(bounds: list[tuple[int, int]], target: int) -> list[tuple[int, int]]:
@@ -159,11 +228,9 @@ def resolve_device(device: str) -> str:
 
 
 def build_encoder(config: EncoderConfig) -> Encoder:
-    if config.backend not in BACKENDS:
-        raise one_of("backend", config.backend, list(BACKENDS), where=f"model {config.name}: field 'backend'")
-    if config.dtype not in DTYPES:
-        raise one_of("dtype", config.dtype, list(DTYPES), where=f"model {config.name}: field 'dtype'")
-    module, _, cls = BACKENDS[config.backend].partition(":")
+    BACKENDS.check(config.backend, f"model {config.name}: field 'backend'")
+    DTYPES.check(config.dtype, f"model {config.name}: field 'dtype'")
+    module, _, cls = _BACKEND_CLASSES[config.backend].partition(":")
     return getattr(importlib.import_module(module), cls)(config)
 
 

@@ -17,11 +17,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from harness.encoders import model_files
-from harness.encoders.base import (BatchedEncoder, EncoderConfig, autocast_context, check_embeddings, model_kwargs,
-                                   pick_attention, resolve_device)
+from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast_context, check_embeddings,
+                                   model_kwargs, pick_attention, resolve_device)
 from harness.encoders.workers import run_batches
 from harness.errors import HarnessError
-from harness.taskspec import TaskSpec
 
 
 @dataclass
@@ -171,8 +170,8 @@ class TransformersEncoder(BatchedEncoder):
                 vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
         return vectors.float().cpu().numpy()
 
-    def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
-        prompt = self.prompt_for(role, task)
+    def encode_in_order(self, texts: list[str], side: Side) -> np.ndarray:
+        prompt = side.prompt
         if prompt is None:
             prompt = self.loaded.default_prompt
         prompt_length = self.prompt_length(prompt) if prompt and not self.loaded.include_prompt else None
@@ -183,10 +182,10 @@ class TransformersEncoder(BatchedEncoder):
             pick_attention(self.loaded.model.config, self.config, counts)
         workers = self.config.workers if self.loaded.device == "cpu" else 1
         parts = []
-        with tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
+        with tqdm(total=len(texts), desc=f"encode {side.task} {side.role}", unit="text",
                   disable=not self.config.show_progress, dynamic_ncols=True) as bar:
             for part in run_batches(lambda batch: self.embed_batch(batch, prompt_length), batches, workers):
                 parts.append(part)
                 bar.update(len(part))
         array = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
-        return check_embeddings(array, len(texts), f"model {self.config.name} on task {task.name}")
+        return check_embeddings(array, len(texts), f"model {self.config.name} on task {side.task}")

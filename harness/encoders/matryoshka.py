@@ -15,49 +15,37 @@ import hashlib
 
 import numpy as np
 
-from harness.encoders.base import Encoder
+from harness.encoders.base import Encoder, EncoderWrapper, Side
 from harness.errors import HarnessError
-from harness.taskspec import TaskSpec
 
 
-class MemoEncoder:
+class MemoEncoder(EncoderWrapper):
     """Remembers the encodes of the current task, so each truncation reuses them; `clear()` between tasks."""
 
     def __init__(self, inner: Encoder):
-        self.inner = inner
-        self.config = inner.config
-        self._memo: dict[tuple[str, str, str], np.ndarray] = {}
+        super().__init__(inner)
+        self._memo: dict[tuple[Side, str], np.ndarray] = {}
 
-    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
-        return self.inner.prompt_for(role, task)
-
-    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+    def encode(self, texts: list[str], side: Side) -> np.ndarray:
         digest = hashlib.sha256()
         for text in texts:
             digest.update(b"\x00" + text.encode("utf-8", "surrogatepass"))
-        key = (task.name, role, digest.hexdigest())
+        key = (side, digest.hexdigest())
         if key not in self._memo:
-            self._memo[key] = self.inner.encode(texts, role=role, task=task)
+            self._memo[key] = self.inner.encode(texts, side)
         return self._memo[key]
 
     def clear(self) -> None:
         self._memo.clear()
 
-    def __getattr__(self, name: str):  # cache statistics and the like stay visible
-        return getattr(self.inner, name)
 
-
-class TruncatedEncoder:
+class TruncatedEncoder(EncoderWrapper):
     def __init__(self, inner: Encoder, dim: int):
-        self.inner = inner
-        self.config = inner.config
+        super().__init__(inner)
         self.dim = dim
 
-    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
-        return self.inner.prompt_for(role, task)
-
-    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
-        full = self.inner.encode(texts, role=role, task=task)
+    def encode(self, texts: list[str], side: Side) -> np.ndarray:
+        full = self.inner.encode(texts, side)
         if full.shape[1] < self.dim:
             raise HarnessError(f"model {self.config.name}: field 'truncate_dims': {self.dim} exceeds the "
                                f"model's {full.shape[1]} dimensions")

@@ -57,28 +57,43 @@ def modules(directory: Path) -> list[Module]:
     listing = directory / "modules.json"
     if not listing.is_file():
         return [Module("Transformer", directory)]
-    return [Module(entry["type"].rsplit(".", 1)[-1], directory / entry.get("path", ""))
-            for entry in json.loads(listing.read_text(encoding="utf-8"))]
+    entries = _json(listing)
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(e.get("type"), str)
+                                                and isinstance(e.get("path", ""), str) for e in entries):
+        raise HarnessError(f"{listing}: expected a list of modules, each with a 'type' and a 'path'")
+    return [Module(entry["type"].rsplit(".", 1)[-1], directory / entry.get("path", "")) for entry in entries]
 
 
 def check_remote_code(directory: Path, config: EncoderConfig) -> None:
-    """Stop before loading when the files ask for code from the model repository and the config forbids it."""
+    """The one gate for custom code: stop before any library reads the model when its files ask for code from
+    the model repository (`auto_map` in a config.json or tokenizer_config.json at the top or in a module
+    folder; a modules.json entry outside sentence_transformers) and the model config does not allow it."""
     if config.trust_remote_code:
         return
-    asks = []
-    for name in ("config.json", "tokenizer_config.json"):
-        for module in modules(directory):
-            path = module.path / name
-            if path.is_file() and "auto_map" in _json(path):
-                asks.append(f"{path.relative_to(directory)} (auto_map)")
+    asks: list[tuple[Path, str, str]] = []  # (file, what, detail)
+    files = {directory / name for name in ("config.json", "tokenizer_config.json")}
+    files |= set(directory.glob("*/config.json")) | set(directory.glob("*/tokenizer_config.json"))
     listing = directory / "modules.json"
     if listing.is_file():
-        for entry in _json(listing):
-            if not str(entry.get("type", "")).startswith("sentence_transformers."):
-                asks.append(f"modules.json ({entry.get('type')})")
+        files |= {m.path / n for m in modules(directory) for n in ("config.json", "tokenizer_config.json")}
+    for path in sorted(p for p in files if p.is_file()):
+        data = _json(path)
+        if isinstance(data, dict) and data.get("auto_map"):
+            auto_map = data["auto_map"]
+            targets = auto_map.values() if isinstance(auto_map, dict) else auto_map
+            names = sorted(map(str, targets if isinstance(targets, (list, tuple, type({}.values()))) else [targets]))
+            asks.append((path, "auto_map", f" ({', '.join(names)})"))
+    if listing.is_file():
+        entries = _json(listing)
+        for entry in entries if isinstance(entries, list) else []:
+            kind = str(entry.get("type", "")) if isinstance(entry, dict) else repr(entry)
+            if not kind.startswith("sentence_transformers."):
+                asks.append((listing, kind, ""))
     if asks:
-        raise HarnessError(f"model {config.name}: {asks[0]} asks to run code from the model repository, but "
-                           f"its config has trust_remote_code: false")
+        path, what, detail = asks[0]
+        raise HarnessError(f"{path}: {path.relative_to(directory)} ({what}) asks to run code from the model "
+                           f"repository{detail}, but model {config.name} has trust_remote_code: false; set "
+                           f"model.trust_remote_code=true only for a model you trust")
 
 
 def pooling_of(module_dir: Path) -> tuple[str, bool]:

@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.encoders.base import EncoderConfig, check_embeddings
+from harness.encoders.base import EncoderConfig, Side, check_embeddings
 from harness.errors import HarnessError
 from harness.schema import check_fields
-from harness.taskspec import TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +62,6 @@ class OpenAIEncoder:
         self._encoding = None
         self._key()  # a missing key stops the run at start, before any data is loaded
 
-    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
-        return None  # JMTEB's OpenAI embedder ignores prefixes
-
     def _key(self) -> str:
         key = os.environ.get(self.api["key_env"], "")
         if not key:
@@ -97,14 +93,16 @@ class OpenAIEncoder:
                                f"api.tokenizer: cl100k_base")
         return texts, costs
 
-    def encode(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+    def encode(self, texts: list[str], side: Side) -> np.ndarray:
+        # A prompt is sent as text before each input. The card models' configs set none: JMTEB's OpenAI
+        # embedder ignores prefixes.
         key = self._key()
-        inputs, costs = self._inputs(texts)
+        inputs, costs = self._inputs([(side.prompt or "") + t for t in texts])
         parts = []
         for batch in plan_requests(costs, self.api["max_inputs_per_request"], self.api["max_tokens_per_request"]):
             parts.append(self._request([inputs[i] for i in batch], key))
         array = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
-        return check_embeddings(array, len(texts), f"model {self.config.name} on task {task.name}")
+        return check_embeddings(array, len(texts), f"model {self.config.name} on task {side.task}")
 
     def _request(self, inputs: list[Any], key: str) -> np.ndarray:
         body = {"model": self.config.path, "input": inputs}

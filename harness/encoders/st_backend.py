@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from harness.encoders.base import (BatchedEncoder, EncoderConfig, autocast_context, check_embeddings, model_kwargs,
-                                   pick_attention, resolve_device)
+from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast_context, check_embeddings,
+                                   model_kwargs, pick_attention, resolve_device)
 from harness.encoders.workers import run_batches, serialised_tokenizer
 from harness.errors import HarnessError
-from harness.prompts import resolve_prompt
-from harness.taskspec import TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +86,6 @@ class SentenceTransformersEncoder(BatchedEncoder):
             self._model = load_model_checked(self.config)
         return self._model
 
-    def prompt_for(self, role: str, task: TaskSpec) -> str | None:
-        return resolve_prompt(self.config.prompts, task.name, task.category, role)
-
     def _token_counts(self, texts: list[str]) -> np.ndarray:
         tokenizer = self.model.tokenizer
         ids = tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
@@ -117,10 +112,10 @@ class SentenceTransformersEncoder(BatchedEncoder):
             order = model._interleave_sorted_indices(order)
         return order
 
-    def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+    def encode_in_order(self, texts: list[str], side: Side) -> np.ndarray:
         import torch
 
-        prompt = self.prompt_for(role, task)
+        prompt = side.prompt
         device = torch.device(self.model.device).type
 
         def encode_batch(batch: list[str]) -> np.ndarray:
@@ -140,11 +135,11 @@ class SentenceTransformersEncoder(BatchedEncoder):
         if self.config.attention == "auto" and auto_model is not None:
             pick_attention(auto_model.config, self.config, self._token_counts([(prompt or "") + t for t in texts]))
         workers = self.config.workers if device == "cpu" else 1
-        with tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
+        with tqdm(total=len(texts), desc=f"encode {side.task} {side.role}", unit="text",
                   disable=not self.config.show_progress, dynamic_ncols=True) as bar:
             parts = []
             for part in run_batches(encode_batch, batches, workers, serialised_tokenizer(self.model)):
                 parts.append(part)
                 bar.update(len(part))
         array = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
-        return check_embeddings(array, len(texts), f"model {self.config.name} on task {task.name}")
+        return check_embeddings(array, len(texts), f"model {self.config.name} on task {side.task}")

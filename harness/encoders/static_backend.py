@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from harness.encoders import model_files
-from harness.encoders.base import BatchedEncoder, EncoderConfig, check_embeddings
+from harness.encoders.base import BatchedEncoder, EncoderConfig, Side, check_embeddings
 from harness.errors import HarnessError
-from harness.taskspec import TaskSpec
 
 
 class StaticEmbeddingEncoder(BatchedEncoder):
@@ -47,11 +46,10 @@ class StaticEmbeddingEncoder(BatchedEncoder):
         self._normalize_module = "Normalize" in kinds[1:]
         self._default_prompt = model_files.default_prompt(directory)
 
-    def encode_in_order(self, texts: list[str], *, role: str, task: TaskSpec) -> np.ndarray:
+    def encode_in_order(self, texts: list[str], side: Side) -> np.ndarray:
         if self._weights is None:
             self._load()
-        prompt = self.prompt_for(role, task)
-        prompt = (self._default_prompt if prompt is None else prompt) or ""
+        prompt = (self._default_prompt if side.prompt is None else side.prompt) or ""
         dim = self._weights.shape[1]
         out = np.zeros((len(texts), dim), np.float32)
         encodings = self._tokenizer.encode_batch([prompt + t for t in texts], add_special_tokens=False)
@@ -61,4 +59,4 @@ class StaticEmbeddingEncoder(BatchedEncoder):
         for flag in (self._normalize_module, self.config.normalize):
             if flag:
                 out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return check_embeddings(out, len(texts), f"model {self.config.name} on task {task.name}")
+        return check_embeddings(out, len(texts), f"model {self.config.name} on task {side.task}")

@@ -1,15 +1,19 @@
-"""What a task family is: protocols with default fields, and an evaluate function (load→encode→predict→score)."""
+"""What a task family is: named protocols, each a typed parameter class and one function (load → encode →
+predict → score), and the context a protocol function runs in."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
 
 from harness.data import DataSource
-from harness.encoders.base import Encoder
-from harness.errors import HarnessError
-from harness.taskspec import TaskSpec
+from harness.encoders.base import Encoder, Side
+from harness.errors import HarnessError, one_of
+from harness.params import Params
+from harness.spec import TaskSpec
 
 
 @dataclass(frozen=True)
@@ -29,50 +33,58 @@ def with_per_item(details: dict[str, Any], statistic: str, ids=None, **arrays) -
     return {**details, "per_item": pack(statistic, ids=ids, **arrays)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context:
+    """What a protocol function may use besides its task and parameters. `encode` puts the planned task's
+    prompt for the role before the texts; `device` is where search runs; `storage_dtype` set means retrieval
+    corpora are streamed and encoded to disk (harness.store)."""
+
     data: DataSource
     encoder: Encoder
+    prompts: Callable[[str], str | None] = lambda role: None  # role -> prompt, for the task being run
+    label: str = ""  # the task's result key, for progress and messages
     seed: int = 0
     device: str = "auto"
-    notes: dict[str, Any] = field(default_factory=dict)
+    storage_dtype: str | None = None
+
+    def encode(self, texts: list[str], role: str) -> np.ndarray:
+        return self.encoder.encode(texts, Side(task=self.label, role=role, prompt=self.prompts(role)))
+
+
+P = TypeVar("P", bound=Params)
+
+
+@dataclass(frozen=True)
+class Protocol(Generic[P]):
+    """A named way of scoring a family's tasks: its parameters and the one function that applies them."""
+
+    name: str
+    params: type[P]
+    run: Callable[[TaskSpec, P, Context], Outcome]
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
-    # protocol -> default fields; every protocol has at least `main_metric`.
-    protocols: Mapping[str, Mapping[str, Any]]
-    evaluate: Callable[[TaskSpec, dict[str, Any], Context], Outcome]
+    protocols: Mapping[str, Protocol]
 
-    def protocol_params(self, task: TaskSpec, protocol: str) -> dict[str, Any]:
-        """Family defaults <- task `params` <- task `protocols.<protocol>`; unknown or mistyped fields fail."""
+    def protocol_params(self, task: TaskSpec, protocol: str,
+                        extra: tuple[tuple[str, Mapping[str, Any]], ...] = ()) -> Params:
+        """The protocol's defaults <- task `params` <- task `protocols.<protocol>` <- `extra` layers (a suite's
+        fields); unknown or mistyped fields and invalid values fail naming the task file."""
         if protocol not in task.protocols:
             raise HarnessError(f"{task.file}: task {task.name} has no protocol '{protocol}'; "
                                f"valid: {', '.join(sorted(task.protocols))}")
-        defaults = self.protocols[protocol]
-        params = dict(defaults)
-        for origin, values in (("params", task.params), (f"protocols.{protocol}", task.protocols[protocol])):
-            for key, value in values.items():
-                if key not in defaults:
-                    if origin == "params" and any(key in d for d in self.protocols.values()):
-                        continue  # a shared field that this protocol does not use
-                    raise HarnessError(f"{task.file}: unknown field '{origin}.{key}' for {self.name} protocol "
-                                       f"'{protocol}'; valid: {', '.join(sorted(defaults))}")
-                _check_type(task, f"{origin}.{key}", value, defaults[key])
-                params[key] = value
-        return params
+        layers = (("params", task.params), (f"protocols.{protocol}", task.protocols[protocol]), *extra)
+        shared = {name for unit in self.protocols.values() for name in unit.params.field_names()}
+        return self.protocols[protocol].params.build(layers, str(task.file), self.name, shared)
+
+    def run(self, task: TaskSpec, protocol: str, params: Params, ctx: Context) -> Outcome:
+        return self.protocols[protocol].run(task, params, ctx)
 
 
-def _check_type(task: TaskSpec, where: str, value: Any, default: Any) -> None:
-    if default is None or value is None:
-        return
-    kinds = (int, float) if isinstance(default, (int, float)) and not isinstance(default, bool) else type(default)
-    if isinstance(default, (list, tuple)):
-        kinds = (list, tuple)
-    if not isinstance(value, kinds) or (isinstance(value, bool) and not isinstance(default, bool)):
-        raise HarnessError(f"{task.file}: field '{where}' must be {type(default).__name__}, "
-                           f"got {type(value).__name__} {value!r}")
+def family(name: str, *protocols: Protocol) -> Family:
+    return Family(name, {p.name: p for p in protocols})
 
 
 def pick_best(val_scores: Mapping[str, Mapping[str, float]], metric: str) -> str:
@@ -115,10 +127,8 @@ def labels_of(rows: list[dict], column: str, where: str) -> list:
     return labels
 
 
-def check_variants(task: TaskSpec, names: list[str], registry: Mapping[str, Any], kind: str, field: str) -> None:
-    """Every variant a task asks for (classifier, algorithm, ...) must exist; fail naming the task file."""
-    from harness.errors import one_of
-
-    for name in names:
-        if name not in registry:
-            raise one_of(kind, name, list(registry), where=f"{task.file}: field '{field}'")
+def main_value(task: TaskSpec, scores: Mapping[str, float], main: str) -> float:
+    """The main metric's value; a main metric the scores lack (known only from the data) fails in one line."""
+    if main not in scores:
+        raise one_of("main metric", main, list(scores), where=f"{task.file}: field 'main_metric'")
+    return scores[main]

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -29,10 +30,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, f1_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from harness.errors import HarnessError, one_of
-from harness.families.base import check_variants, Context, Family, Outcome, labels_of, pick_best, texts_of
+from harness.errors import HarnessError
+from harness.families.base import Context, Outcome, Protocol, family, labels_of, main_value, pick_best, texts_of
+from harness.params import Params
 from harness.scoring.classification import classification_scores, label_ids
-from harness.taskspec import TaskSpec
+from harness.spec import TaskSpec
+from harness.vocab import Vocab
 
 COLUMNS = ("text", "label")
 
@@ -41,6 +44,49 @@ CLASSIFIERS = {
     "knn_cosine_k_2": lambda: KNeighborsClassifier(n_neighbors=2, metric="cosine", n_jobs=-1),
     "logreg": lambda: LogisticRegression(),
 }
+CLASSIFIER = Vocab.of("classifier", CLASSIFIERS)
+
+
+@dataclass(frozen=True)
+class SelectedParams(Params):
+    """JMTEB: every classifier fitted on train, the best on validation scored on test."""
+
+    protocol: ClassVar[str] = "jmteb"
+    main_metric: str = "macro_f1"
+    select_on: str = "validation"
+    split: str = "test"
+    train: str = "train"
+    classifiers: tuple[str, ...] = tuple(CLASSIFIERS)
+
+    def metric_names(self) -> tuple[str, ...]:
+        return ("accuracy", "macro_f1")
+
+    def validate(self, where: str) -> None:
+        CLASSIFIER.check_all(self.classifiers, f"{where}: field 'classifiers'")
+        super().validate(where)
+
+
+@dataclass(frozen=True)
+class UndersampledParams(Params):
+    """MTEB's logReg: `n_experiments` fits on `samples_per_label` rows per class, scores averaged."""
+
+    protocol: ClassVar[str] = "mteb"
+    main_metric: str = "accuracy"
+    select_on: None = None
+    split: str = "test"
+    train: str = "train"
+    n_experiments: int = 10
+    samples_per_label: int = 8
+    max_iter: int = 100
+
+    def metric_names(self) -> tuple[str, ...]:
+        return ("accuracy", "f1", "f1_weighted", "ap")  # ap: binary tasks only (known once labels are read)
+
+    def validate(self, where: str) -> None:
+        for name in ("n_experiments", "samples_per_label", "max_iter"):
+            if self[name] < 1:
+                raise HarnessError(f"{where}: field '{name}' must be a positive integer, got {self[name]}")
+        super().validate(where)
 
 
 def load_split(task: TaskSpec, role: str, ctx: Context) -> tuple[list[str], list, str]:
@@ -77,20 +123,16 @@ def _fit(name: str, x: np.ndarray, y: np.ndarray, warned: list[str]):
     return clf
 
 
-def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    if "n_experiments" in params:
-        return _evaluate_mteb(task, params, ctx)
-    check_variants(task, params["classifiers"], CLASSIFIERS, "classifier", "classifiers")
-    roles = (params["train"], params["select_on"], params["split"])
+def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
+    roles = (params.train, params.select_on, params.split)
     loaded = [load_split(task, role, ctx) for role in roles]
     _, (y_train, y_val, y_test) = global_label_ids(task, [s[1] for s in loaded], [s[2] for s in loaded])
     _check_train(y_train, loaded[0][2])
-    x_train, x_val, x_test = (ctx.encoder.encode(s[0], role="query", task=task) for s in loaded)
+    x_train, x_val, x_test = (ctx.encode(s[0], "query") for s in loaded)
 
-    main = params["main_metric"]
-    main_value(task, {"accuracy": 0.0, "macro_f1": 0.0}, main)  # fail before fitting, not after
+    main = params.main_metric
     fitted, val_scores, warned = {}, {}, []
-    for name in params["classifiers"]:
+    for name in params.classifiers:
         fitted[name] = _fit(name, x_train, y_train, warned)
         val_scores[name] = classification_scores(y_val, fitted[name].predict(x_val))
     chosen = pick_best(val_scores, main)
@@ -99,12 +141,6 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
                "n_labels": int(np.unique(np.concatenate([y_train, y_val, y_test])).size),
                "convergence_warnings": warned}
     return Outcome(main, main_value(task, test, main), details)
-
-
-def main_value(task: TaskSpec, scores: dict[str, float], main: str) -> float:
-    if main not in scores:
-        raise one_of("main metric", main, list(scores), where=f"{task.file}: field 'main_metric'")
-    return scores[main]
 
 
 def undersample(y: np.ndarray, samples_per_label: int, idxs: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
@@ -119,19 +155,19 @@ def undersample(y: np.ndarray, samples_per_label: int, idxs: np.ndarray, rng: np
     return np.asarray(keep, dtype=np.int64)
 
 
-def _evaluate_mteb(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    train, test = (load_split(task, role, ctx) for role in (params["train"], params["split"]))
+def evaluate_undersampled(task: TaskSpec, params: UndersampledParams, ctx: Context) -> Outcome:
+    train, test = (load_split(task, role, ctx) for role in (params.train, params.split))
     _, (y_train, y_test) = global_label_ids(task, [train[1], test[1]], [train[2], test[2]])
     _check_train(y_train, train[2])
-    x_train = ctx.encoder.encode(train[0], role="query", task=task)
-    x_test = ctx.encoder.encode(test[0], role="query", task=task)
+    x_train = ctx.encode(train[0], "query")
+    x_test = ctx.encode(test[0], "query")
     binary = np.unique(y_train).size == 2
     rng = np.random.RandomState(ctx.seed)
     idxs = np.arange(y_train.size)
     per_experiment, warned = [], 0
-    for _ in range(params["n_experiments"]):
-        keep = undersample(y_train, params["samples_per_label"], idxs, rng)
-        clf = LogisticRegression(random_state=ctx.seed, max_iter=params["max_iter"])
+    for _ in range(params.n_experiments):
+        keep = undersample(y_train, params.samples_per_label, idxs, rng)
+        clf = LogisticRegression(random_state=ctx.seed, max_iter=params.max_iter)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             clf.fit(x_train[keep], y_train[keep])
@@ -144,22 +180,15 @@ def _evaluate_mteb(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outc
             scores["ap"] = float(average_precision_score(y_test, pred))
         per_experiment.append(scores)
     mean = {k: float(np.mean([s[k] for s in per_experiment])) for k in per_experiment[0]}
-    details = {"split": task.splits.get(params["split"], params["split"]), "seed": ctx.seed,
-               "n_experiments": params["n_experiments"], "samples_per_label": params["samples_per_label"],
+    details = {"split": task.splits.get(params.split, params.split), "seed": ctx.seed,
+               "n_experiments": params.n_experiments, "samples_per_label": params.samples_per_label,
                "test_scores": mean, "scores_per_experiment": per_experiment,
                "convergence_warnings": warned,
                "note": "MTEB logReg protocol re-implemented; sampled train sets differ from MTEB's, "
                        "so numbers are approximate to MTEB's"}
-    return Outcome(params["main_metric"], main_value(task, mean, params["main_metric"]), details)
+    return Outcome(params.main_metric, main_value(task, mean, params.main_metric), details)
 
 
-CLASSIFICATION = Family(
-    name="classification",
-    protocols={
-        "jmteb": {"main_metric": "macro_f1", "select_on": "validation", "split": "test", "train": "train",
-                  "classifiers": ["knn_cosine_k_2", "logreg"]},
-        "mteb": {"main_metric": "accuracy", "select_on": None, "split": "test", "train": "train",
-                 "n_experiments": 10, "samples_per_label": 8, "max_iter": 100},
-    },
-    evaluate=evaluate,
-)
+CLASSIFICATION = family("classification",
+                        Protocol("jmteb", SelectedParams, evaluate_selected),
+                        Protocol("mteb", UndersampledParams, evaluate_undersampled))

@@ -17,7 +17,8 @@ bootstraps samples, with its own unseeded or differently seeded runs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering, Birch, BisectingKMeans, MiniBatchKMeans
@@ -26,10 +27,12 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from harness.errors import HarnessError
-from harness.families.base import check_variants, Context, Family, Outcome, pick_best
-from harness.families.classification import global_label_ids, load_split, main_value
+from harness.families.base import Context, Outcome, Protocol, family, main_value, pick_best
+from harness.families.classification import global_label_ids, load_split
+from harness.params import Params
 from harness.scoring.clustering import cluster_scores
-from harness.taskspec import TaskSpec
+from harness.spec import TaskSpec
+from harness.vocab import Vocab
 
 # JMTEB's constructor dict, in its order (the order decides ties).
 ALGORITHMS: dict[str, Callable[[int, int | None], Any]] = {
@@ -38,6 +41,46 @@ ALGORITHMS: dict[str, Callable[[int, int | None], Any]] = {
     "BisectingKMeans": lambda k, seed: BisectingKMeans(n_clusters=k, random_state=seed),
     "Birch": lambda k, seed: Birch(n_clusters=k),
 }
+ALGORITHM = Vocab.of("clustering algorithm", ALGORITHMS)
+
+
+@dataclass(frozen=True)
+class SelectedParams(Params):
+    """JMTEB: every algorithm run on validation, the best refitted on test."""
+
+    protocol: ClassVar[str] = "jmteb"
+    main_metric: str = "v_measure_score"
+    select_on: str = "validation"
+    split: str = "test"
+    algorithms: tuple[str, ...] = tuple(ALGORITHMS)
+
+    def metric_names(self) -> tuple[str, ...]:
+        return ("v_measure_score", "homogeneity_score", "completeness_score")
+
+    def validate(self, where: str) -> None:
+        ALGORITHM.check_all(self.algorithms, f"{where}: field 'algorithms'")
+        super().validate(where)
+
+
+@dataclass(frozen=True)
+class RepeatedParams(Params):
+    """MTEB-style: MiniBatchKMeans fitted `n_runs` times on test with consecutive seeds, V-measure averaged."""
+
+    protocol: ClassVar[str] = "mteb"
+    main_metric: str = "v_measure"
+    select_on: None = None
+    split: str = "test"
+    n_runs: int = 10
+    batch_size: int = 500
+
+    def metric_names(self) -> tuple[str, ...]:
+        return ("v_measure", "v_measure_std")
+
+    def validate(self, where: str) -> None:
+        for name in ("n_runs", "batch_size"):
+            if self[name] < 1:
+                raise HarnessError(f"{where}: field '{name}' must be a positive integer, got {self[name]}")
+        super().validate(where)
 
 
 def single_openmp_thread():
@@ -63,9 +106,9 @@ def fit_predict(make: Callable[[], Any], embeddings: np.ndarray) -> tuple[np.nda
         return np.asarray(make().fit_predict(normalize(embeddings, norm="l2"))), True
 
 
-def _encoded(task: TaskSpec, loaded: tuple, ctx: Context) -> tuple[np.ndarray, list, str]:
+def _encoded(loaded: tuple, ctx: Context) -> tuple[np.ndarray, list, str]:
     texts, labels, where = loaded
-    return ctx.encoder.encode(texts, role="query", task=task), labels, where
+    return ctx.encode(texts, "query"), labels, where
 
 
 def _n_clusters(labels: np.ndarray, where: str) -> int:
@@ -75,16 +118,12 @@ def _n_clusters(labels: np.ndarray, where: str) -> int:
     return k
 
 
-def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    if "n_runs" in params:
-        return _evaluate_mteb(task, params, ctx)
-    check_variants(task, params["algorithms"], ALGORITHMS, "clustering algorithm", "algorithms")
-    main = params["main_metric"]
-    main_value(task, dict.fromkeys(("v_measure_score", "homogeneity_score", "completeness_score"), 0.0), main)
+def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
+    main = params.main_metric
     # Both splits are read and checked before anything is encoded: bad test data caches nothing.
-    val, test_rows = load_split(task, params["select_on"], ctx), load_split(task, params["split"], ctx)
-    x_val, val_labels, val_where = _encoded(task, val, ctx)
-    x_test, test_labels, test_where = _encoded(task, test_rows, ctx)
+    val, test_rows = load_split(task, params.select_on, ctx), load_split(task, params.split, ctx)
+    x_val, val_labels, val_where = _encoded(val, ctx)
+    x_test, test_labels, test_where = _encoded(test_rows, ctx)
     _, (y_val, y_test) = global_label_ids(task, [val_labels, test_labels], [val_where, test_where])
     k = _n_clusters(y_test, test_where)
     for x, where in ((x_val, val_where), (x_test, test_where)):
@@ -93,7 +132,7 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     seed = ctx.seed
 
     val_scores, normalised = {}, []
-    for name in params["algorithms"]:
+    for name in params.algorithms:
         pred, fallback = fit_predict(lambda: ALGORITHMS[name](k, seed), x_val)
         val_scores[name] = cluster_scores(y_val, pred)
         if fallback:
@@ -108,32 +147,25 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     return Outcome(main, test[main], details)
 
 
-def _evaluate_mteb(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    x, labels, where = _encoded(task, load_split(task, params["split"], ctx), ctx)
+def evaluate_repeated(task: TaskSpec, params: RepeatedParams, ctx: Context) -> Outcome:
+    x, labels, where = _encoded(load_split(task, params.split, ctx), ctx)
     _, (y,) = global_label_ids(task, [labels], [where])
     k = _n_clusters(y, where)
     if x.shape[0] < k:
         raise HarnessError(f"{where}: {x.shape[0]} rows cannot form {k} clusters")
     v_measures = []
-    for run in range(params["n_runs"]):
-        model = MiniBatchKMeans(n_clusters=k, batch_size=params["batch_size"], n_init="auto",
+    for run in range(params.n_runs):
+        model = MiniBatchKMeans(n_clusters=k, batch_size=params.batch_size, n_init="auto",
                                 random_state=ctx.seed + run)
         with single_openmp_thread():
             v_measures.append(float(v_measure_score(y, model.fit_predict(x))))
     scores = {"v_measure": float(np.mean(v_measures)), "v_measure_std": float(np.std(v_measures))}
-    details = {"split": task.splits.get(params["split"], params["split"]), "n_clusters": k, "seed": ctx.seed,
+    details = {"split": task.splits.get(params.split, params.split), "n_clusters": k, "seed": ctx.seed,
                "v_measures": v_measures, "test_scores": scores,
                "note": "test split only, seeded MiniBatchKMeans runs; approximate to MTEB's numbers"}
-    return Outcome(params["main_metric"], main_value(task, scores, params["main_metric"]), details)
+    return Outcome(params.main_metric, main_value(task, scores, params.main_metric), details)
 
 
-CLUSTERING = Family(
-    name="clustering",
-    protocols={
-        "jmteb": {"main_metric": "v_measure_score", "select_on": "validation", "split": "test",
-                  "algorithms": ["MiniBatchKMeans", "AgglomerativeClustering", "BisectingKMeans", "Birch"]},
-        "mteb": {"main_metric": "v_measure", "select_on": None, "split": "test", "n_runs": 10,
-                 "batch_size": 500},
-    },
-    evaluate=evaluate,
-)
+CLUSTERING = family("clustering",
+                    Protocol("jmteb", SelectedParams, evaluate_selected),
+                    Protocol("mteb", RepeatedParams, evaluate_repeated))

@@ -19,9 +19,10 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.families.base import Context
-from harness.taskspec import TaskSpec
+from harness.spec import TaskSpec
+from harness.vocab import Vocab
 
-DOC_TEXT_MODES = ("text", "title_text")
+DOC_TEXT = Vocab.of("doc_text", ("text", "title_text"))
 
 
 def doc_text(row: dict, task: TaskSpec, mode: str) -> str:
@@ -34,8 +35,7 @@ def doc_text(row: dict, task: TaskSpec, mode: str) -> str:
 
 
 def _check_mode(task: TaskSpec, mode: str) -> None:
-    if mode not in DOC_TEXT_MODES:
-        raise HarnessError(f"{task.file}: field 'doc_text' must be 'text' or 'title_text', got {mode!r}")
+    DOC_TEXT.check(mode, f"{task.file}: field 'doc_text'")
 
 
 def id_column(task: TaskSpec) -> str:

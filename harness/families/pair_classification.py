@@ -19,18 +19,56 @@ metric is the maximum over scores (`max_ap`), as MTEB's PairClassification repor
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.errors import HarnessError, one_of
-from harness.families.base import Context, Family, Outcome, pick_best, texts_of
-from harness.scoring.pair_classification import apply_thresholds, average_precision, threshold_search
+from harness.errors import HarnessError
+from harness.families.base import Context, Outcome, Protocol, family, pick_best, texts_of
 from harness.pairwise import PAIR_SCORES, pair_scores
-from harness.taskspec import TaskSpec
+from harness.params import Params
+from harness.scoring.pair_classification import apply_thresholds, average_precision, threshold_search
+from harness.spec import TaskSpec
 
 COLUMNS = ("sentence1", "sentence2", "label")
-DISTANCES = PAIR_SCORES
+
+
+@dataclass(frozen=True)
+class ThresholdParams(Params):
+    """JMTEB: thresholds of each score searched on validation, the best score's applied on test."""
+
+    protocol: ClassVar[str] = "jmteb"
+    main_metric: str = "binary_f1"
+    select_on: str = "validation"
+    split: str = "test"
+    distances: tuple[str, ...] = ("cosine", "manhattan", "euclidean", "dot")
+    cosine_as_distance: bool = True
+
+    def metric_names(self) -> tuple[str, ...]:
+        return ("accuracy", "binary_f1")
+
+    def validate(self, where: str) -> None:
+        PAIR_SCORES.check_all(self.distances, f"{where}: field 'distances'")
+        super().validate(where)
+
+
+@dataclass(frozen=True)
+class AveragePrecisionParams(Params):
+    """MTEB: average precision of each score on test; the main metric is the best of them (`max_ap`)."""
+
+    protocol: ClassVar[str] = "mteb"
+    main_metric: str = "max_ap"
+    select_on: None = None
+    split: str = "test"
+    distances: tuple[str, ...] = ("cosine", "manhattan", "euclidean", "dot")
+
+    def metric_names(self) -> tuple[str, ...]:
+        return (*(f"{name}_ap" for name in self.distances), "max_ap")
+
+    def validate(self, where: str) -> None:
+        PAIR_SCORES.check_all(self.distances, f"{where}: field 'distances'")
+        super().validate(where)
 
 
 def correct_direction(name: str) -> bool:
@@ -67,35 +105,23 @@ def _load_split(task: TaskSpec, role: str, ctx: Context) -> tuple[list[str], lis
     return first, second, labels, where
 
 
-def _encode_split(task: TaskSpec, loaded: tuple, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def _encode_split(loaded: tuple, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     first, second, labels, where = loaded
     # role "query" for both sides: the pair is symmetric (as STS).
-    return (ctx.encoder.encode(first, role="query", task=task),
-            ctx.encoder.encode(second, role="query", task=task), labels, where)
+    return ctx.encode(first, "query"), ctx.encode(second, "query"), labels, where
 
 
-def _check_distances(task: TaskSpec, names: list[str]) -> None:
-    for name in names:
-        if name not in DISTANCES:
-            raise one_of("distance", name, list(DISTANCES), where=f"{task.file}: field 'distances'")
-
-
-def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    _check_distances(task, params["distances"])
-    if params["select_on"] is None:
-        return _evaluate_mteb(task, params, ctx)
-    main = params["main_metric"]
-    if main not in ("binary_f1", "accuracy"):
-        raise one_of("main metric", main, ["accuracy", "binary_f1"], where=f"{task.file}: field 'main_metric'")
-    flip = params["cosine_as_distance"]
+def evaluate_thresholds(task: TaskSpec, params: ThresholdParams, ctx: Context) -> Outcome:
+    main = params.main_metric
+    flip = params.cosine_as_distance
     # Both splits are read and checked before anything is encoded: bad test data caches nothing.
-    val, test_rows = _load_split(task, params["select_on"], ctx), _load_split(task, params["split"], ctx)
-    v1, v2, v_labels, _ = _encode_split(task, val, ctx)
+    val, test_rows = _load_split(task, params.select_on, ctx), _load_split(task, params.split, ctx)
+    v1, v2, v_labels, _ = _encode_split(val, ctx)
     val_scores = {}
-    for name in params["distances"]:
+    for name in params.distances:
         val_scores[name] = threshold_search(pair_scores(v1, v2, name), v_labels, jmteb_direction(name, flip))
     chosen = pick_best(val_scores, main)
-    t1, t2, t_labels, _ = _encode_split(task, test_rows, ctx)
+    t1, t2, t_labels, _ = _encode_split(test_rows, ctx)
     scores = pair_scores(t1, t2, chosen)
     thresholds = {k: val_scores[chosen][k] for k in ("accuracy_threshold", "binary_f1_threshold")}
     test = apply_thresholds(scores, t_labels, thresholds["accuracy_threshold"],
@@ -105,29 +131,19 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     extras = {"ap": average_precision(scores, t_labels, correct_direction(chosen))}
     details = {"optimal_distance": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
                "extra_scores": {chosen: extras}, "cosine_as_distance": flip,
-               "higher_is_similar": {name: jmteb_direction(name, flip) for name in params["distances"]}}
+               "higher_is_similar": {name: jmteb_direction(name, flip) for name in params.distances}}
     return Outcome(main, test[main], details)
 
 
-def _evaluate_mteb(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    e1, e2, labels, _ = _encode_split(task, _load_split(task, params["split"], ctx), ctx)
+def evaluate_average_precision(task: TaskSpec, params: AveragePrecisionParams, ctx: Context) -> Outcome:
+    e1, e2, labels, _ = _encode_split(_load_split(task, params.split, ctx), ctx)
     scores = {f"{name}_ap": average_precision(pair_scores(e1, e2, name), labels, correct_direction(name))
-              for name in params["distances"]}
+              for name in params.distances}
     scores["max_ap"] = max(scores.values())
-    main = params["main_metric"]
-    if main not in scores:
-        raise one_of("main metric", main, list(scores), where=f"{task.file}: field 'main_metric'")
-    details = {"split": task.splits.get(params["split"], params["split"]), "test_scores": scores}
-    return Outcome(main, scores[main], details)
+    details = {"split": task.splits.get(params.split, params.split), "test_scores": scores}
+    return Outcome(params.main_metric, scores[params.main_metric], details)
 
 
-PAIR_CLASSIFICATION = Family(
-    name="pair_classification",
-    protocols={
-        "jmteb": {"main_metric": "binary_f1", "select_on": "validation", "split": "test",
-                  "distances": ["cosine", "manhattan", "euclidean", "dot"], "cosine_as_distance": True},
-        "mteb": {"main_metric": "max_ap", "select_on": None, "split": "test",
-                 "distances": ["cosine", "manhattan", "euclidean", "dot"]},
-    },
-    evaluate=evaluate,
-)
+PAIR_CLASSIFICATION = family("pair_classification",
+                             Protocol("jmteb", ThresholdParams, evaluate_thresholds),
+                             Protocol("mteb", AveragePrecisionParams, evaluate_average_precision))

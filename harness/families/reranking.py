@@ -25,20 +25,59 @@ Differences from JMTEB, all explicit:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.errors import HarnessError, one_of
-from harness.families.base import Context, Family, Outcome, pick_best, texts_of
-from harness.families.corpus import Corpus, doc_text, load_corpus, rank_ids
+from harness.errors import HarnessError
+from harness.families.base import Context, Outcome, Protocol, family, pick_best, texts_of
+from harness.families.corpus import DOC_TEXT, Corpus, doc_text, load_corpus, rank_ids
+from harness.params import Params
 from harness.scoring.reranking import jmteb_rerank_metrics
-from harness.search import rerank
-from harness.taskspec import TaskSpec
+from harness.search import SIMILARITIES, rerank
+from harness.spec import TaskSpec
+from harness.vocab import Vocab
 
 COLUMNS = ("query", "retrieved_docs", "relevance_scores")
-SIMILARITIES = ("cosine", "dot", "euclidean_jmteb_retrieval", "euclidean")
-LAYOUTS = ("lists", "positive_negatives", "grouped_rows")
+LAYOUT = Vocab.of("candidates", ("lists", "positive_negatives", "grouped_rows"))
+
+
+@dataclass(frozen=True)
+class SelectedParams(Params):
+    """JMTEB: each similarity on validation queries, the best by `main_metric` reported on test."""
+
+    protocol: ClassVar[str] = "jmteb"
+    main_metric: str = "ndcg@10"
+    select_on: str | None = "validation"  # null: choose on the reported split itself
+    split: str = "test"
+    similarities: tuple[str, ...] = ("cosine", "dot", "euclidean_jmteb_retrieval")
+    ndcg_at: tuple[int, ...] = (10, 20, 40)
+    doc_text: str = "text"
+    candidates: str = "lists"
+
+    def metric_names(self) -> tuple[str, ...]:
+        return (*(f"ndcg@{k}" for k in self.ndcg_at), "map@10", "mrr@10")
+
+    def validate(self, where: str) -> None:
+        SIMILARITIES.check_all(self.similarities, f"{where}: field 'similarities'")
+        LAYOUT.check(self.candidates, f"{where}: field 'candidates'")
+        DOC_TEXT.check(self.doc_text, f"{where}: field 'doc_text'")
+        if any(k < 1 for k in self.ndcg_at) or not self.ndcg_at:
+            raise HarnessError(f"{where}: field 'ndcg_at' must hold positive integers, got {list(self.ndcg_at)}")
+        if self.candidates == "grouped_rows" and self.select_on not in (None, self.split):
+            raise HarnessError(f"{where}: 'grouped_rows' scores one split; set select_on: null")
+        super().validate(where)
+
+
+@dataclass(frozen=True)
+class CardParams(SelectedParams):
+    """The cards' ranx runs: cosine only, one split, binary-label nDCG@10 / MAP@10 / MRR@10."""
+
+    protocol: ClassVar[str] = "card"
+    select_on: str | None = None
+    similarities: tuple[str, ...] = ("cosine",)
+    ndcg_at: tuple[int, ...] = (10,)
+    doc_text: str = "title_text"
 
 
 @dataclass
@@ -150,26 +189,16 @@ def _rank(q_emb: np.ndarray, queries: Queries, doc_emb: np.ndarray, row_of: dict
     return ranked
 
 
-def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    for name in params["similarities"]:
-        if name not in SIMILARITIES:
-            raise one_of("similarity", name, list(SIMILARITIES), where=f"{task.file}: field 'similarities'")
-    main = params["main_metric"]
-    valid_main = [f"ndcg@{k}" for k in params["ndcg_at"]] + ["map@10", "mrr@10"]
-    if main not in valid_main:
-        raise one_of("main metric", main, valid_main, where=f"{task.file}: field 'main_metric'")
-    layout = params["candidates"]
-    if layout not in LAYOUTS:
-        raise one_of("candidates", layout, list(LAYOUTS), where=f"{task.file}: field 'candidates'")
-    roles = list(dict.fromkeys(r for r in (params["select_on"], params["split"]) if r))
+def evaluate(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
+    main = params.main_metric
+    layout = params.candidates
+    roles = list(dict.fromkeys(r for r in (params.select_on, params.split) if r))
     if layout == "grouped_rows":
-        if len(roles) != 1:
-            raise HarnessError(f"{task.file}: 'grouped_rows' scores one split; set select_on: null")
-        queries_one, corpus = load_grouped(task, roles[0], ctx, params["doc_text"])
+        queries_one, corpus = load_grouped(task, roles[0], ctx, params.doc_text)
         queries = {roles[0]: queries_one}
         corpus_pos = {doc: i for i, doc in enumerate(corpus.ids)}
     else:
-        corpus, _ = load_corpus(task, ctx, params["doc_text"])  # duplicate ids and an empty corpus fail here
+        corpus, _ = load_corpus(task, ctx, params.doc_text)  # duplicate ids and an empty corpus fail here
         corpus_pos = {doc: i for i, doc in enumerate(corpus.ids)}
         queries = {role: load_queries(task, role, ctx, corpus_pos, layout) for role in roles}
 
@@ -181,18 +210,18 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     for i in used:
         if not corpus.texts[i].strip():
             raise HarnessError(f"{where}:{i + 1}: document '{corpus.ids[i]}' has no text")
-    doc_emb = ctx.encoder.encode(texts, role="document", task=task)
+    doc_emb = ctx.encode(texts, "document")
     row_of = {corpus.ids[i]: r for r, i in enumerate(used)}
-    q_emb = {role: ctx.encoder.encode(q.texts, role="query", task=task) for role, q in queries.items()}
+    q_emb = {role: ctx.encode(q.texts, "query") for role, q in queries.items()}
 
     def metrics(role: str, similarity: str) -> dict[str, float]:
         ranked = _rank(q_emb[role], queries[role], doc_emb, row_of, corpus, corpus_pos, similarity)
-        return jmteb_rerank_metrics(ranked, queries[role].grades, ndcg_at=tuple(params["ndcg_at"]))
+        return jmteb_rerank_metrics(ranked, queries[role].grades, ndcg_at=params.ndcg_at)
 
-    select = params["select_on"] or params["split"]
-    val_scores = {sim: metrics(select, sim) for sim in params["similarities"]}
+    select = params.select_on or params.split
+    val_scores = {sim: metrics(select, sim) for sim in params.similarities}
     chosen = pick_best(val_scores, main)
-    test = val_scores[chosen] if select == params["split"] else metrics(params["split"], chosen)
+    test = val_scores[chosen] if select == params.split else metrics(params.split, chosen)
     details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
                "queries": {role: len(q.texts) for role, q in queries.items()},
                "dropped_all_irrelevant_queries": {role: q.dropped for role, q in queries.items()},
@@ -200,14 +229,6 @@ def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
     return Outcome(main, test[main], details)
 
 
-RERANKING = Family(
-    name="reranking",
-    protocols={
-        "jmteb": {"main_metric": "ndcg@10", "select_on": "validation", "split": "test",
-                  "similarities": ["cosine", "dot", "euclidean_jmteb_retrieval"], "ndcg_at": [10, 20, 40],
-                  "doc_text": "text", "candidates": "lists"},
-        "card": {"main_metric": "ndcg@10", "select_on": None, "split": "test", "similarities": ["cosine"],
-                 "ndcg_at": [10], "doc_text": "title_text", "candidates": "lists"},
-    },
-    evaluate=evaluate,
-)
+RERANKING = family("reranking",
+                   Protocol("jmteb", SelectedParams, evaluate),
+                   Protocol("card", CardParams, evaluate))

@@ -22,18 +22,157 @@ of the ranked documents. Without it the corpus is read into memory, as before.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Family, Outcome, pick_best, texts_of, with_per_item
-from harness.families.corpus import Corpus, StreamedCorpus, load_corpus, stream_corpus
+from harness.families.base import Context, Outcome, Protocol, family, main_value, pick_best, texts_of, \
+    with_per_item
+from harness.families.corpus import DOC_TEXT, Corpus, StreamedCorpus, load_corpus, stream_corpus
+from harness.params import Params
 from harness.scoring.retrieval import (answer_accuracy, extra_metrics, graded_ndcg, jmteb_metrics, st_metrics,
                                        trec_means, trec_per_query)
-from harness.search import rerank, top_k
+from harness.search import MODEL_SIMILARITIES, SIMILARITIES, rerank, top_k
+from harness.spec import TaskSpec
 from harness.store import encode_to_disk
-from harness.taskspec import TaskSpec
+from harness.vocab import Vocab
+
+RELEVANCE = Vocab.of("relevance", ("qrels", "answer_match"))
+
+
+def _positive(params: Params, where: str, *names: str) -> None:
+    for name in names:
+        values = params[name] if isinstance(params[name], tuple) else (params[name],)
+        if not values or any(v < 1 for v in values):
+            raise HarnessError(f"{where}: field '{name}' must hold positive integers, got {params.as_dict()[name]}")
+
+
+@dataclass(frozen=True)
+class _Shared(Params):
+    doc_text: str = "text"  # text | title_text (title + " " + text, as MTEB, BEIR and most cards embed documents)
+    chunk_size: int = 1_000_000  # documents scored at once (JMTEB's doc_chunk_size; bounded by memory, never
+    # changes a score)
+    split: str = "test"
+
+    def validate(self, where: str) -> None:
+        DOC_TEXT.check(self.doc_text, f"{where}: field 'doc_text'")
+        _positive(self, where, "chunk_size")
+        super().validate(where)
+
+
+@dataclass(frozen=True)
+class _OneSimilarity(_Shared):
+    """Protocols that rank with one similarity: `similarity`, or the model's own when null."""
+
+    def validate(self, where: str) -> None:
+        if self["similarity"] is not None:
+            MODEL_SIMILARITIES.check(self["similarity"], f"{where}: field 'similarity'")
+        super().validate(where)
+
+
+@dataclass(frozen=True)
+class SelectedParams(_Shared):
+    """JMTEB: each similarity ranked on validation queries, the best by `main_metric` reported on test."""
+
+    protocol: ClassVar[str] = "jmteb"
+    main_metric: str = "ndcg@10"
+    select_on: str = "validation"
+    similarities: tuple[str, ...] = ("cosine", "dot", "euclidean_jmteb_retrieval")
+    ndcg_at: tuple[int, ...] = (10,)
+    accuracy_at: tuple[int, ...] = (1, 3, 5, 10)
+    mrr_at: int = 10
+    recall_at: tuple[int, ...] = (1, 5, 10, 100)
+    map_at: tuple[int, ...] = (10, 100)
+
+    def metric_names(self) -> tuple[str, ...]:
+        return (*(f"ndcg@{k}" for k in self.ndcg_at), *(f"accuracy@{k}" for k in self.accuracy_at),
+                f"mrr@{self.mrr_at}")
+
+    def validate(self, where: str) -> None:
+        SIMILARITIES.check_all(self.similarities, f"{where}: field 'similarities'")
+        _positive(self, where, "ndcg_at", "accuracy_at", "mrr_at", "recall_at", "map_at")
+        super().validate(where)
+
+
+@dataclass(frozen=True)
+class TrecParams(_OneSimilarity):
+    """MTEB: pytrec_eval measures at `k_values`, means rounded to `round_to` decimals."""
+
+    protocol: ClassVar[str] = "mteb"
+    chunk_size: int = 50_000
+    main_metric: str = "ndcg_at_10"
+    select_on: None = None
+    similarity: str | None = None
+    k_values: tuple[int, ...] = (1, 3, 5, 10, 20, 100, 1000)
+    ignore_identical_ids: bool = False
+    round_to: int = 5
+
+    def metric_names(self) -> tuple[str, ...]:
+        return (*(f"{m}_at_{k}" for m in ("ndcg", "map", "recall", "precision") for k in self.k_values), "mrr")
+
+    def validate(self, where: str) -> None:
+        _positive(self, where, "k_values")
+        super().validate(where)
+
+
+@dataclass(frozen=True)
+class EvaluatorParams(_OneSimilarity):
+    """sentence-transformers' InformationRetrievalEvaluator (NanoBEIR)."""
+
+    protocol: ClassVar[str] = "nanobeir"
+    chunk_size: int = 50_000
+    main_metric: str = "ndcg@10"
+    select_on: None = None
+    similarity: str | None = None
+    drop_empty: bool = True
+    accuracy_at: tuple[int, ...] = (1, 3, 5, 10)
+    precision_recall_at: tuple[int, ...] = (1, 3, 5, 10)
+    mrr_at: tuple[int, ...] = (10,)
+    ndcg_at: tuple[int, ...] = (10,)
+    map_at: tuple[int, ...] = (100,)
+    name: str | None = None  # the dataset's name in NanoBEIREvaluator's keys (NanoSciFact, ...)
+
+    def metric_names(self) -> tuple[str, ...]:
+        return (*(f"accuracy@{k}" for k in self.accuracy_at), *(f"precision@{k}" for k in self.precision_recall_at),
+                *(f"recall@{k}" for k in self.precision_recall_at), *(f"mrr@{k}" for k in self.mrr_at),
+                *(f"ndcg@{k}" for k in self.ndcg_at), *(f"map@{k}" for k in self.map_at))
+
+    def validate(self, where: str) -> None:
+        _positive(self, where, "accuracy_at", "precision_recall_at", "mrr_at", "ndcg_at", "map_at")
+        super().validate(where)
+
+
+@dataclass(frozen=True)
+class CardParams(_OneSimilarity):
+    """The model cards' own retrieval evaluations (see the module docstring)."""
+
+    protocol: ClassVar[str] = "card"
+    chunk_size: int = 50_000
+    main_metric: str = "ndcg@10"
+    select_on: None = None
+    similarity: str | None = None
+    relevance: str = "qrels"
+    min_grade: int = 1
+    pool: str | None = None
+    approximate: bool = False
+    ndcg_at: tuple[int, ...] = (10,)
+    recall_at: tuple[int, ...] = (1, 5, 10, 100)
+    accuracy_at: tuple[int, ...] = (1, 5, 10, 50)
+    mrr_at: int = 10
+    map_at: tuple[int, ...] = (10, 100)
+
+    def metric_names(self) -> tuple[str, ...]:
+        accuracy = tuple(f"accuracy@{k}" for k in self.accuracy_at)
+        if self.relevance == "answer_match":
+            return accuracy
+        return (*(f"ndcg@{k}" for k in self.ndcg_at), *accuracy, f"mrr@{self.mrr_at}",
+                *(f"recall@{k}" for k in self.recall_at), *(f"map@{k}" for k in self.map_at))
+
+    def validate(self, where: str) -> None:
+        RELEVANCE.check(self.relevance, f"{where}: field 'relevance'")
+        _positive(self, where, "ndcg_at", "recall_at", "accuracy_at", "mrr_at", "map_at")
+        super().validate(where)
 
 
 @dataclass
@@ -48,7 +187,7 @@ AnyCorpus = Corpus | StreamedCorpus  # both have ids, id_rank and texts_at
 
 def corpus_for(task: TaskSpec, ctx: Context, mode: str, drop_empty: bool = False) -> tuple[AnyCorpus, set[str]]:
     """Streamed in the large-corpus mode (`encode.storage_dtype`), else in memory; and the dropped ids."""
-    if ctx.notes.get("storage_dtype"):
+    if ctx.storage_dtype:
         return stream_corpus(task, ctx, mode, drop_empty)
     return load_corpus(task, ctx, mode, drop_empty)
 
@@ -100,116 +239,118 @@ def check_relevant(task: TaskSpec, queries: Queries, corpus: AnyCorpus, ctx: Con
                                f"'{missing[0]}' that is not in the corpus ({ctx.data.where(task, 'corpus')})")
 
 
-def encode_corpus(ctx: Context, corpus: AnyCorpus, task: TaskSpec) -> np.ndarray:
+def encode_corpus(ctx: Context, corpus: AnyCorpus) -> np.ndarray:
     """In memory, or with `encode.storage_dtype` set, block by block from the streamed corpus into a disk
     memmap (harness.store)."""
-    storage = ctx.notes.get("storage_dtype")
-    if storage is None:
-        return ctx.encoder.encode(corpus.texts, role="document", task=task)
-
-    def encode(block: list[str]) -> np.ndarray:
-        return ctx.encoder.encode(block, role="document", task=task)
-
-    return encode_to_disk(encode, corpus.stream_texts(), storage, total=len(corpus.ids))
+    if ctx.storage_dtype is None:
+        return ctx.encode(corpus.texts, "document")
+    return encode_to_disk(lambda block: ctx.encode(block, "document"), corpus.stream_texts(), ctx.storage_dtype,
+                          total=len(corpus.ids))
 
 
-def _ranked(queries_emb, corpus_emb, corpus: AnyCorpus, similarity: str, depth: int, params) -> list[list[str]]:
-    idx, _ = top_k(queries_emb, corpus_emb, depth, similarity, chunk_size=params["chunk_size"],
-                   tie_rank=corpus.id_rank)
-    return [[corpus.ids[i] for i in row] for row in idx]
+@dataclass
+class Encoded:
+    """A retrieval task read, checked and encoded: the corpus, each split's queries, and their vectors."""
+
+    corpus: AnyCorpus
+    queries: dict[str, Queries]
+    doc_emb: np.ndarray
+    q_emb: dict[str, np.ndarray]
 
 
-def evaluate(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    if params.get("relevance") == "answer_match":
-        return _evaluate_answers(task, params, ctx)
-    drop_empty = params.get("drop_empty", False)
-    corpus, dropped = corpus_for(task, ctx, params["doc_text"], drop_empty)
-    roles = [r for r in (params["select_on"], params["split"]) if r]
-    queries = {role: load_queries(task, role, ctx, drop_empty) for role in dict.fromkeys(roles)}
+def encoded(task: TaskSpec, params: _Shared, ctx: Context, roles: tuple[str | None, ...],
+            drop_empty: bool = False) -> Encoded:
+    """Corpus and the queries of `roles`, every relevant document checked against the corpus before anything
+    is encoded."""
+    corpus, dropped = corpus_for(task, ctx, params.doc_text, drop_empty)
+    queries = {role: load_queries(task, role, ctx, drop_empty) for role in dict.fromkeys(r for r in roles if r)}
     for role, q in queries.items():
         check_relevant(task, q, corpus, ctx, role, dropped)
-    doc_emb = encode_corpus(ctx, corpus, task)
-    q_emb = {role: ctx.encoder.encode(q.texts, role="query", task=task) for role, q in queries.items()}
-    if "k_values" in params:
-        return _evaluate_mteb(task, params, ctx, queries[params["split"]], q_emb[params["split"]], doc_emb, corpus)
-    if "precision_recall_at" in params:
-        return _evaluate_st(params, ctx, queries[params["split"]], q_emb[params["split"]], doc_emb, corpus)
-    if "relevance" in params:
-        return _evaluate_card(task, params, ctx, queries[params["split"]], q_emb[params["split"]], doc_emb, corpus)
-    depth = max([*params["ndcg_at"], *params["accuracy_at"], params["mrr_at"], *params["recall_at"],
-                 *params["map_at"]])
+    doc_emb = encode_corpus(ctx, corpus)
+    return Encoded(corpus, queries, doc_emb, {role: ctx.encode(q.texts, "query") for role, q in queries.items()})
+
+
+def _search(ctx: Context, q_emb: np.ndarray, doc_emb: np.ndarray, corpus: AnyCorpus, depth: int, similarity: str,
+            chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
+    return top_k(q_emb, doc_emb, depth, similarity, chunk_size=chunk_size, tie_rank=corpus.id_rank,
+                 device=ctx.device)
+
+
+def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
+    data = encoded(task, params, ctx, (params.select_on, params.split))
+    depth = max([*params.ndcg_at, *params.accuracy_at, params.mrr_at, *params.recall_at, *params.map_at])
 
     def metrics(role: str, similarity: str) -> tuple[dict[str, float], list[list[str]]]:
-        ranked = _ranked(q_emb[role], doc_emb, corpus, similarity, depth, params)
-        scores = jmteb_metrics(ranked, queries[role].relevant, ndcg_at=tuple(params["ndcg_at"]),
-                               accuracy_at=tuple(params["accuracy_at"]), mrr_at=params["mrr_at"])
+        idx, _ = _search(ctx, data.q_emb[role], data.doc_emb, data.corpus, depth, similarity, params.chunk_size)
+        ranked = [[data.corpus.ids[i] for i in row] for row in idx]
+        scores = jmteb_metrics(ranked, data.queries[role].relevant, ndcg_at=params.ndcg_at,
+                               accuracy_at=params.accuracy_at, mrr_at=params.mrr_at)
         return scores, ranked
 
-    val_scores = {sim: metrics(params["select_on"], sim)[0] for sim in params["similarities"]}
-    chosen = pick_best(val_scores, params["main_metric"])
-    test, ranked = metrics(params["split"], chosen)
-    extras = extra_metrics(ranked, queries[params["split"]].relevant, recall_at=tuple(params["recall_at"]),
-                           map_at=tuple(params["map_at"]))
+    val_scores = {sim: metrics(params.select_on, sim)[0] for sim in params.similarities}
+    chosen = pick_best(val_scores, params.main_metric)
+    test, ranked = metrics(params.split, chosen)
+    split = data.queries[params.split]
+    extras = extra_metrics(ranked, split.relevant, recall_at=params.recall_at, map_at=params.map_at)
     details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
                "extra_scores": {chosen: extras}}
-    split = queries[params["split"]]
     # the main metric per query (its mean is the score), for bootstrap intervals in reports
-    per_query = [jmteb_metrics([r], [rel], ndcg_at=tuple(params["ndcg_at"]), accuracy_at=tuple(params["accuracy_at"]),
-                               mrr_at=params["mrr_at"])[params["main_metric"]] for r, rel in zip(ranked, split.relevant)]
-    return Outcome(params["main_metric"], test[params["main_metric"]],
+    per_query = [jmteb_metrics([r], [rel], ndcg_at=params.ndcg_at, accuracy_at=params.accuracy_at,
+                               mrr_at=params.mrr_at)[params.main_metric] for r, rel in zip(ranked, split.relevant)]
+    return Outcome(params.main_metric, test[params.main_metric],
                    with_per_item(details, "mean", ids=split.ids, values=per_query))
 
 
-def _evaluate_mteb(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: AnyCorpus) -> Outcome:
-    similarity = params["similarity"] or ctx.encoder.config.similarity
-    depth = max(params["k_values"])
-    idx, scores = top_k(q_emb, doc_emb, depth, similarity, chunk_size=params["chunk_size"],
-                        tie_rank=corpus.id_rank)
+def evaluate_trec(task: TaskSpec, params: TrecParams, ctx: Context) -> Outcome:
+    data = encoded(task, params, ctx, (params.split,))
+    queries, q_emb, corpus = data.queries[params.split], data.q_emb[params.split], data.corpus
+    similarity = params.similarity or ctx.encoder.config.similarity
+    idx, scores = _search(ctx, q_emb, data.doc_emb, corpus, max(params.k_values), similarity, params.chunk_size)
     run, qrels = {}, {}
     for qi, qid in enumerate(queries.ids):
         if not any(v > 0 for v in queries.relevant[qi].values()):
             continue  # MTEB drops queries without positives
         hits = {corpus.ids[d]: float(s) for d, s in zip(idx[qi], scores[qi])}
-        if params["ignore_identical_ids"]:
+        if params.ignore_identical_ids:
             hits.pop(qid, None)
         run[qid], qrels[qid] = hits, queries.relevant[qi]
-    evaluated, per_query = trec_per_query(run, qrels, k_values=tuple(params["k_values"]))
-    scores_all = trec_means(evaluated, per_query, round_to=params["round_to"])
-    details = {"similarity": similarity, "split": task.splits.get(params["split"], params["split"]),
+    evaluated, per_query = trec_per_query(run, qrels, k_values=params.k_values)
+    scores_all = trec_means(evaluated, per_query, round_to=params.round_to)
+    details = {"similarity": similarity, "split": task.splits.get(params.split, params.split),
                "queries": len(run), "test_scores": scores_all}
     # unrounded per-query values of the main metric, for bootstrap intervals in reports
-    values = per_query[params["main_metric"]]
-    return Outcome(params["main_metric"], scores_all[params["main_metric"]],
+    values = per_query[params.main_metric]
+    return Outcome(params.main_metric, scores_all[params.main_metric],
                    with_per_item(details, "mean", ids=evaluated, values=[values[q] for q in evaluated]))
 
 
-def _evaluate_st(params, ctx, queries: Queries, q_emb, doc_emb, corpus: AnyCorpus) -> Outcome:
-    similarity = params["similarity"] or ctx.encoder.config.similarity
+def evaluate_st(task: TaskSpec, params: EvaluatorParams, ctx: Context) -> Outcome:
+    data = encoded(task, params, ctx, (params.split,), drop_empty=params.drop_empty)
+    queries, q_emb, corpus = data.queries[params.split], data.q_emb[params.split], data.corpus
+    similarity = params.similarity or ctx.encoder.config.similarity
     keep = [i for i, rel in enumerate(queries.relevant) if rel]  # every qrels row counts, score 0 included
-    metric_k = {"accuracy_at": params["accuracy_at"], "precision_recall_at": params["precision_recall_at"],
-                "mrr_at": params["mrr_at"], "ndcg_at": params["ndcg_at"], "map_at": params["map_at"]}
+    metric_k = {"accuracy_at": params.accuracy_at, "precision_recall_at": params.precision_recall_at,
+                "mrr_at": params.mrr_at, "ndcg_at": params.ndcg_at, "map_at": params.map_at}
     depth = max(k for ks in metric_k.values() for k in ks)
-    idx, _ = top_k(q_emb[keep], doc_emb, depth, similarity, chunk_size=params["chunk_size"],
-                   tie_rank=corpus.id_rank)
+    idx, _ = _search(ctx, q_emb[keep], data.doc_emb, corpus, depth, similarity, params.chunk_size)
     ranked = [[corpus.ids[i] for i in row] for row in idx]
     scores = st_metrics(ranked, [queries.relevant[i] for i in keep], **metric_k)
     # sentence-transformers' key names: <score function>_<metric>@k
     named = {f"{similarity}_{key}": value for key, value in scores.items()}
-    main = f"{similarity}_{params['main_metric']}"
+    main = f"{similarity}_{params.main_metric}"
     details = {"similarity": similarity, "queries": len(keep), "documents": len(corpus.ids), "test_scores": named}
     return Outcome(main, named[main], details)
 
 
-def _card_rankings(task, params, ctx, qids: list[str], q_emb, doc_emb, corpus: AnyCorpus,
-                   depth: int) -> list[list[int]]:
-    similarity = params["similarity"] or ctx.encoder.config.similarity
-    if not params["pool"]:
-        idx, _ = top_k(q_emb, doc_emb, depth, similarity, chunk_size=params["chunk_size"],
-                       tie_rank=corpus.id_rank)
+def _card_rankings(task: TaskSpec, params: CardParams, ctx: Context, qids: list[str], q_emb, doc_emb,
+                   corpus: AnyCorpus, depth: int) -> list[list[int]]:
+    similarity = params.similarity or ctx.encoder.config.similarity
+    if not params.pool:
+        idx, _ = _search(ctx, q_emb, doc_emb, corpus, depth, similarity, params.chunk_size)
         return [list(row) for row in idx]
-    where = ctx.data.where(task, params["pool"])
+    where = ctx.data.where(task, params.pool)
     pools = {str(row[task.column("qid")]): row[task.column("docs")]
-             for row in ctx.data.rows(task, params["pool"], ("qid", "docs"))}
+             for row in ctx.data.rows(task, params.pool, ("qid", "docs"))}
     position = {doc: i for i, doc in enumerate(corpus.ids)}
     rankings = []
     for qi, qid in enumerate(qids):
@@ -224,31 +365,33 @@ def _card_rankings(task, params, ctx, qids: list[str], q_emb, doc_emb, corpus: A
     return rankings
 
 
-def _evaluate_card(task, params, ctx, queries: Queries, q_emb, doc_emb, corpus: AnyCorpus) -> Outcome:
-    relevant = [{d: g for d, g in rel.items() if g >= params["min_grade"]} for rel in queries.relevant]
+def evaluate_card(task: TaskSpec, params: CardParams, ctx: Context) -> Outcome:
+    if params.relevance == "answer_match":
+        return _evaluate_answers(task, params, ctx)
+    data = encoded(task, params, ctx, (params.split,))
+    queries, q_emb, corpus = data.queries[params.split], data.q_emb[params.split], data.corpus
+    relevant = [{d: g for d, g in rel.items() if g >= params.min_grade} for rel in queries.relevant]
     keep = [i for i, rel in enumerate(relevant) if rel]  # queries without a positive cannot be scored
-    depth = max([*params["ndcg_at"], *params["recall_at"], *params["accuracy_at"], params["mrr_at"],
-                 *params["map_at"]])
-    rankings = _card_rankings(task, params, ctx, [queries.ids[i] for i in keep], q_emb[keep], doc_emb, corpus,
-                              depth)
+    depth = max([*params.ndcg_at, *params.recall_at, *params.accuracy_at, params.mrr_at, *params.map_at])
+    rankings = _card_rankings(task, params, ctx, [queries.ids[i] for i in keep], q_emb[keep], data.doc_emb,
+                              corpus, depth)
     ranked = [[corpus.ids[d] for d in row] for row in rankings]
     rel = [relevant[i] for i in keep]
-    scores = {f"ndcg@{k}": graded_ndcg(ranked, rel, k) for k in params["ndcg_at"]}
-    scores.update(jmteb_metrics(ranked, rel, ndcg_at=(), accuracy_at=tuple(params["accuracy_at"]),
-                                mrr_at=params["mrr_at"]))
-    scores.update(extra_metrics(ranked, rel, recall_at=tuple(params["recall_at"]), map_at=tuple(params["map_at"])))
-    details = {"similarity": params["similarity"] or ctx.encoder.config.similarity,
-               "split": task.splits.get(params["split"], params["split"]), "queries": len(keep),
-               "dropped_queries_without_positive": len(relevant) - len(keep), "pool": params["pool"],
-               "max_length": ctx.encoder.config.max_length, "approximate": params["approximate"],
+    scores = {f"ndcg@{k}": graded_ndcg(ranked, rel, k) for k in params.ndcg_at}
+    scores.update(jmteb_metrics(ranked, rel, ndcg_at=(), accuracy_at=params.accuracy_at, mrr_at=params.mrr_at))
+    scores.update(extra_metrics(ranked, rel, recall_at=params.recall_at, map_at=params.map_at))
+    details = {"similarity": params.similarity or ctx.encoder.config.similarity,
+               "split": task.splits.get(params.split, params.split), "queries": len(keep),
+               "dropped_queries_without_positive": len(relevant) - len(keep), "pool": params.pool,
+               "max_length": ctx.encoder.config.max_length, "approximate": params.approximate,
                "test_scores": scores}
-    return Outcome(params["main_metric"], scores[params["main_metric"]], details)
+    return Outcome(params.main_metric, main_value(task, scores, params.main_metric), details)
 
 
-def _evaluate_answers(task: TaskSpec, params: dict[str, Any], ctx: Context) -> Outcome:
-    corpus, _ = corpus_for(task, ctx, params["doc_text"])
-    rows = ctx.data.rows(task, params["split"], ("query", "answers"))
-    where = ctx.data.where(task, params["split"])
+def _evaluate_answers(task: TaskSpec, params: CardParams, ctx: Context) -> Outcome:
+    corpus, _ = corpus_for(task, ctx, params.doc_text)
+    rows = ctx.data.rows(task, params.split, ("query", "answers"))
+    where = ctx.data.where(task, params.split)
     texts = texts_of(rows, task.column("query"), where)
     answers = []
     for number, row in enumerate(rows, 1):
@@ -257,36 +400,21 @@ def _evaluate_answers(task: TaskSpec, params: dict[str, Any], ctx: Context) -> O
             raise HarnessError(f"{where}:{number}: column '{task.column('answers')}' must be a non-empty list "
                                f"of answer strings")
         answers.append(value)
-    doc_emb = encode_corpus(ctx, corpus, task)
-    q_emb = ctx.encoder.encode(texts, role="query", task=task)
+    doc_emb = encode_corpus(ctx, corpus)
+    q_emb = ctx.encode(texts, "query")
     qids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
-    rankings = _card_rankings(task, params, ctx, qids, q_emb, doc_emb, corpus, max(params["accuracy_at"]))
+    rankings = _card_rankings(task, params, ctx, qids, q_emb, doc_emb, corpus, max(params.accuracy_at))
     texts = corpus.texts_at(sorted({d for row in rankings for d in row}))  # a streamed corpus: only these
-    scores = answer_accuracy([[texts[d] for d in row] for row in rankings], answers, tuple(params["accuracy_at"]))
-    details = {"similarity": params["similarity"] or ctx.encoder.config.similarity,
-               "split": task.splits.get(params["split"], params["split"]), "questions": len(rows),
-               "documents": len(corpus.ids), "pool": params["pool"], "approximate": params["approximate"],
+    scores = answer_accuracy([[texts[d] for d in row] for row in rankings], answers, params.accuracy_at)
+    details = {"similarity": params.similarity or ctx.encoder.config.similarity,
+               "split": task.splits.get(params.split, params.split), "questions": len(rows),
+               "documents": len(corpus.ids), "pool": params.pool, "approximate": params.approximate,
                "test_scores": scores}
-    return Outcome(params["main_metric"], scores[params["main_metric"]], details)
+    return Outcome(params.main_metric, main_value(task, scores, params.main_metric), details)
 
 
-_SHARED = {"doc_text": "text", "chunk_size": 1_000_000, "split": "test"}
-RETRIEVAL = Family(
-    name="retrieval",
-    protocols={
-        "jmteb": {**_SHARED, "main_metric": "ndcg@10", "select_on": "validation",
-                  "similarities": ["cosine", "dot", "euclidean_jmteb_retrieval"],
-                  "ndcg_at": [10], "accuracy_at": [1, 3, 5, 10], "mrr_at": 10,
-                  "recall_at": [1, 5, 10, 100], "map_at": [10, 100]},
-        "mteb": {**_SHARED, "main_metric": "ndcg_at_10", "select_on": None, "similarity": None,
-                 "k_values": [1, 3, 5, 10, 20, 100, 1000], "ignore_identical_ids": False, "round_to": 5,
-                 "chunk_size": 50_000},
-        "nanobeir": {**_SHARED, "main_metric": "ndcg@10", "select_on": None, "similarity": None,
-                     "drop_empty": True, "accuracy_at": [1, 3, 5, 10], "precision_recall_at": [1, 3, 5, 10],
-                     "mrr_at": [10], "ndcg_at": [10], "map_at": [100], "chunk_size": 50_000, "name": None},
-        "card": {**_SHARED, "main_metric": "ndcg@10", "select_on": None, "similarity": None, "relevance": "qrels",
-                 "min_grade": 1, "pool": None, "approximate": False, "ndcg_at": [10], "recall_at": [1, 5, 10, 100],
-                 "accuracy_at": [1, 5, 10, 50], "mrr_at": 10, "map_at": [10, 100], "chunk_size": 50_000},
-    },
-    evaluate=evaluate,
-)
+RETRIEVAL = family("retrieval",
+                   Protocol("jmteb", SelectedParams, evaluate_selected),
+                   Protocol("mteb", TrecParams, evaluate_trec),
+                   Protocol("nanobeir", EvaluatorParams, evaluate_st),
+                   Protocol("card", CardParams, evaluate_card))

@@ -13,19 +13,17 @@ from harness.check import main as check_main
 from harness.encoders.base import EncoderConfig
 from harness.export import ExportError, _load_with_datasets, export_task, load_task_yaml
 from harness.taskspec import load_task
+from harness.prompts import encode_for
 
 
 class CountingEncoder:
     def __init__(self):
         self.config = EncoderConfig(name="fake", path="/fake", revision=None, backend="sentence_transformers",
                                     pooling=None, normalize=False, max_length=None, dtype="float32",
-                                    similarity="cosine", trust_remote_code=False)
+                                    similarity="cosine", trust_remote_code=False, prompts={"query": "query: "})
         self.calls = 0
 
-    def prompt_for(self, role, task):
-        return "query: " if role == "query" else None
-
-    def encode(self, texts, *, role, task):
+    def encode(self, texts, side):
         self.calls += len(texts)
         return np.array([[len(t), i] for i, t in enumerate(texts)], dtype=np.float32)
 
@@ -35,19 +33,19 @@ def test_cache_hits_and_recomputes_corrupt_entries(tmp_path, caplog):
     inner = CountingEncoder()
     enc = CachedEncoder(inner, tmp_path, chunk=3)
     texts = [f"t{i}" for i in range(7)]
-    first = enc.encode(texts, role="query", task=task)
+    first = encode_for(enc, texts, role="query", task=task)
     assert inner.calls == 7 and len(list(tmp_path.rglob("*.npy"))) == 3
-    again = enc.encode(texts, role="query", task=task)
+    again = encode_for(enc, texts, role="query", task=task)
     assert inner.calls == 7 and enc.stats.hits == 7
     np.testing.assert_array_equal(first, again)
     # the role changes the prompt, so it is a different key
-    enc.encode(texts, role="document", task=task)
+    encode_for(enc, texts, role="document", task=task)
     assert inner.calls == 14
     # corrupt one entry: it is recomputed with a warning, and the values are right
     key = enc._key("query: ", texts[:3])
     victim = tmp_path / key[:2] / f"{key}.npy"
     victim.write_bytes(b"garbage")
-    third = enc.encode(texts, role="query", task=task)
+    third = encode_for(enc, texts, role="query", task=task)
     np.testing.assert_array_equal(first, third)
     assert enc.stats.corrupt == 1 and "corrupt" in caplog.text
     assert not list(tmp_path.rglob("*.tmp"))

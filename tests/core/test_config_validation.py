@@ -77,7 +77,7 @@ def test_model_override_reaches_encoder_config(tmp_path):
     p = plan(compose(["model.path=/some/dir", "encode.dtype=bfloat16", "tasks=[jsts]", "protocol=mteb",
                       f"output_dir={tmp_path}"]))
     assert p.encoder.path == "/some/dir" and p.encoder.dtype == "bfloat16"
-    assert [(t.name, proto) for t, proto, _ in p.tasks] == [("jsts", "mteb")]
+    assert [(t.key, t.protocol) for t in p.tasks] == [("jsts", "mteb")]
 
 
 def test_bad_dtype_and_model_field_rejected():

@@ -35,13 +35,8 @@ class HashEncoder:
     def __init__(self, config):
         self.config = config
 
-    def prompt_for(self, role, task):
-        from harness.prompts import resolve_prompt
-
-        return resolve_prompt(self.config.prompts, task.name, task.category, role)
-
-    def encode(self, texts, *, role, task):
-        prompt = self.prompt_for(role, task) or ""
+    def encode(self, texts, side):
+        prompt = side.prompt or ""
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, text in enumerate(texts):
             full = prompt + text

@@ -22,7 +22,7 @@ def test_suite_plans_with_its_size(suite):
     assert suite in group_names("suite")
     tasks = plan(compose([f"suite={suite}"])).tasks
     assert len(tasks) == EXPECTED[suite]
-    assert len({task.name for task, _, _ in tasks}) == len(tasks)
+    assert len({task.key for task in tasks}) == len(tasks)
 
 
 def test_list_suites_prints_counts(capsys):
@@ -33,9 +33,9 @@ def test_list_suites_prints_counts(capsys):
 
 
 def test_jmteb_v2_reads_v2_hub_data_and_lite_repoints_the_repository():
-    v1 = {t.name: t for t, _, _ in plan(compose(["suite=jmteb_v1"])).tasks}
-    v2 = {t.name: t for t, _, _ in plan(compose(["suite=jmteb_v2"])).tasks}
-    lite = {t.name: t for t, _, _ in plan(compose(["suite=jmteb_lite"])).tasks}
+    v1 = {t.key: t.spec for t in plan(compose(["suite=jmteb_v1"])).tasks}
+    v2 = {t.key: t.spec for t in plan(compose(["suite=jmteb_v2"])).tasks}
+    lite = {t.key: t.spec for t in plan(compose(["suite=jmteb_lite"])).tasks}
     assert v1["jsts"].hub["revision"].startswith("ee8819c")
     assert v2["jsts"].hub["revision"] != v1["jsts"].hub["revision"]
     assert lite["jqara"].hub["path"] == "sbintuitions/JMTEB-lite"
@@ -43,5 +43,5 @@ def test_jmteb_v2_reads_v2_hub_data_and_lite_repoints_the_repository():
 
 
 def test_task_at_protocol_entry_runs_under_that_protocol():
-    tasks = {t.name: p for t, p, _ in plan(compose(["suite=offline_real", "protocol=mteb"])).tasks}
+    tasks = {t.key: t.protocol for t in plan(compose(["suite=offline_real", "protocol=mteb"])).tasks}
     assert tasks["scifact"] == "mteb" and tasks["scifact_nanobeir"] == "nanobeir"

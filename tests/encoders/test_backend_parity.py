@@ -14,6 +14,7 @@ import pytest
 from harness.encoders.base import EncoderConfig, build_encoder
 from harness.errors import HarnessError
 from harness.taskspec import load_task
+from harness.prompts import encode_for, prompt_for
 from tests.encoders.conftest import TEXTS
 
 PROMPTS = {"query": "query: ", "document": "passage: ", "STS": "task: 文の意味が似ているものを探してください。\nquery: "}
@@ -66,8 +67,8 @@ def test_backend_equals_sentence_transformers(tiny_models, family, options, back
     sts, retrieval = load_task("jsts"), load_task("jaquad_retrieval")
     encoder = build_encoder(config(path, backend))
     for task, role in ((sts, "query"), (retrieval, "query"), (retrieval, "document")):
-        prompt = encoder.prompt_for(role, task)
-        assert_close(encoder.encode(TEXTS, role=role, task=task), reference(path, TEXTS, prompt))
+        prompt = prompt_for(encoder.config.prompts, task, task.default_protocol, role)
+        assert_close(encode_for(encoder, TEXTS, role=role, task=task), reference(path, TEXTS, prompt))
 
 
 def test_static_embedding_equals_sentence_transformers(tiny_models):
@@ -76,13 +77,13 @@ def test_static_embedding_equals_sentence_transformers(tiny_models):
         encoder = build_encoder(config(path, "static"))
         task = load_task("jaquad_retrieval")
         for role in ("query", "document"):
-            assert_close(encoder.encode(TEXTS, role=role, task=task), reference(path, TEXTS, PROMPTS[role]))
+            assert_close(encode_for(encoder, TEXTS, role=role, task=task), reference(path, TEXTS, PROMPTS[role]))
 
 
 def test_normalize_option_equals_sentence_transformers(tiny_models):
     path = tiny_models("bert", pooling="mean")
     task = load_task("jsts")
-    ours = build_encoder(config(path, "transformers", normalize=True)).encode(TEXTS, role="query", task=task)
+    ours = encode_for(build_encoder(config(path, "transformers", normalize=True)), TEXTS, role="query", task=task)
     assert_close(ours, reference(path, TEXTS, PROMPTS["STS"], normalize=True))
     assert np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-6)
 
@@ -92,9 +93,9 @@ def test_add_eos_appends_the_eos_token_as_jmteb_does(tiny_models, backend):
     """JMTEB's add_eos: the tokenizer's EOS token appended to the text, then encoded as usual."""
     path = tiny_models("llama", pooling="lasttoken", include_prompt=False, padding_side="left")
     task = load_task("jaquad_retrieval")
-    ours = build_encoder(config(path, backend, add_eos=True)).encode(TEXTS, role="query", task=task)
+    ours = encode_for(build_encoder(config(path, backend, add_eos=True)), TEXTS, role="query", task=task)
     assert_close(ours, reference(path, [t + "</s>" for t in TEXTS], PROMPTS["query"]))
-    plain = build_encoder(config(path, backend)).encode(TEXTS, role="query", task=task)
+    plain = encode_for(build_encoder(config(path, backend)), TEXTS, role="query", task=task)
     assert np.abs(ours - plain).max() > 1e-3  # the EOS token really changed the last-token vectors
 
 
@@ -103,16 +104,16 @@ def test_plain_transformers_directory_uses_the_configured_pooling(tiny_models):
     st_dir = tiny_models("bert", pooling="cls")
     task = load_task("jsts")
     encoder = build_encoder(config(st_dir.parent / "hf", "transformers", pooling="cls", max_length=64))
-    assert_close(encoder.encode(TEXTS, role="query", task=task), reference(st_dir, TEXTS, PROMPTS["STS"]))
+    assert_close(encode_for(encoder, TEXTS, role="query", task=task), reference(st_dir, TEXTS, PROMPTS["STS"]))
     with pytest.raises(HarnessError, match="field 'pooling' is required"):
-        build_encoder(config(st_dir.parent / "hf", "transformers")).encode(TEXTS, role="query", task=task)
+        encode_for(build_encoder(config(st_dir.parent / "hf", "transformers")), TEXTS, role="query", task=task)
 
 
 @pytest.mark.parametrize("backend", ["transformers", "sentence_transformers"])
 def test_pooling_contradicting_the_model_stops(tiny_models, backend):
     encoder = build_encoder(config(tiny_models("bert", pooling="mean"), backend, pooling="cls"))
     with pytest.raises(HarnessError, match="field 'pooling' is 'cls' but the model's own Pooling module uses 'mean'"):
-        encoder.encode(TEXTS, role="query", task=load_task("jsts"))
+        encode_for(encoder, TEXTS, role="query", task=load_task("jsts"))
 
 
 @pytest.mark.parametrize("family,options", [("bert", {"pooling": "mean"}), ("llama", {
@@ -122,10 +123,10 @@ def test_fast_settings_are_applied_by_both_torch_backends(tiny_models, family, o
     # sentence-transformers one: the cache key says they were used, so silently ignoring them is a wrong label.
     path = tiny_models(family, **options)
     task = load_task("jsts")
-    plain = build_encoder(config(path, "sentence_transformers")).encode(TEXTS, role="query", task=task)
-    eager = {b: build_encoder(config(path, b, attention="eager")).encode(TEXTS, role="query", task=task)
+    plain = encode_for(build_encoder(config(path, "sentence_transformers")), TEXTS, role="query", task=task)
+    eager = {b: encode_for(build_encoder(config(path, b, attention="eager")), TEXTS, role="query", task=task)
              for b in ("transformers", "sentence_transformers")}
-    mixed = {b: build_encoder(config(path, b, autocast="bfloat16")).encode(TEXTS, role="query", task=task)
+    mixed = {b: encode_for(build_encoder(config(path, b, autocast="bfloat16")), TEXTS, role="query", task=task)
              for b in ("transformers", "sentence_transformers")}
     for backend in eager:
         assert_close(eager[backend], plain)  # another kernel, the same function to float32 rounding
@@ -141,10 +142,10 @@ def test_worker_threads_give_the_same_vectors_bit_for_bit(tiny_models, backend):
 
     path = tiny_models("bert", pooling="mean")
     task = load_task("jsts")
-    one = build_encoder(config(path, backend)).encode(TEXTS, role="query", task=task)
+    one = encode_for(build_encoder(config(path, backend)), TEXTS, role="query", task=task)
     encoder = build_encoder(config(path, backend, workers=2))
     threads = torch.get_num_threads()
-    two = encoder.encode(TEXTS, role="query", task=task)
+    two = encode_for(encoder, TEXTS, role="query", task=task)
     assert np.array_equal(one, two)  # each batch computed whole by one worker, results in batch order
     assert torch.get_num_threads() == threads  # the process-wide thread count is restored
     if backend == "sentence_transformers":
@@ -159,8 +160,8 @@ def test_auto_attention_picks_eager_for_short_texts_and_sdpa_for_long(tiny_model
     encoder = build_encoder(config(path, backend, attention="auto"))
     model = encoder.loaded.model if backend == "transformers" else encoder.model[0].auto_model
     short = ["猫", "a cat sleeps"] * 4
-    vectors = encoder.encode(short, role="document", task=task)
+    vectors = encode_for(encoder, short, role="document", task=task)
     assert model.config._attn_implementation == "eager"
-    assert_close(vectors, reference(path, short, encoder.prompt_for("document", task)))
-    encoder.encode(["男性がギターを弾いている。" * 12] * 4, role="document", task=task)  # 64 tokens
+    assert_close(vectors, reference(path, short, prompt_for(encoder.config.prompts, task, "jmteb", "document")))
+    encode_for(encoder, ["男性がギターを弾いている。" * 12] * 4, role="document", task=task)  # 64 tokens
     assert model.config._attn_implementation == "sdpa"

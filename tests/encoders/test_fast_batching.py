@@ -6,6 +6,7 @@ import numpy as np
 
 from harness.encoders.base import EncoderConfig, build_encoder
 from harness.taskspec import load_task
+from harness.prompts import encode_for
 from tests.conftest import CORPUS
 
 TEXTS = [t * (1 + i % 4) for i, t in enumerate(CORPUS * 6)]  # varied lengths
@@ -32,10 +33,10 @@ def test_token_budget_equals_reference_in_float32_and_autocast_stays_close(tiny_
 
     task = load_task("jsts")
     reference = SentenceTransformer(str(tiny_model), device="cpu").encode(TEXTS, batch_size=8)
-    fast = _encoder(tiny_model, batching="token_budget", token_budget=64).encode(TEXTS, role="query",
+    fast = encode_for(_encoder(tiny_model, batching="token_budget", token_budget=64), TEXTS, role="query",
                                                                                           task=task)
     assert np.abs(fast - reference).max() <= 1e-5
-    mixed = _encoder(tiny_model, batching="token_budget", autocast="bfloat16").encode(TEXTS, role="query",
+    mixed = encode_for(_encoder(tiny_model, batching="token_budget", autocast="bfloat16"), TEXTS, role="query",
                                                                                           task=task)
     cos = (mixed * reference).sum(1) / np.linalg.norm(mixed, axis=1) / np.linalg.norm(reference, axis=1)
     assert cos.min() > 0.99
@@ -57,7 +58,7 @@ def test_cache_chunks_keep_the_token_budget_batches(tiny_model, tmp_path):
     from harness.cache import CachedEncoder
 
     task = load_task("jsts")
-    plain = _encoder(tiny_model, batching="token_budget", token_budget=64).encode(TEXTS, role="query", task=task)
+    plain = encode_for(_encoder(tiny_model, batching="token_budget", token_budget=64), TEXTS, role="query", task=task)
     cached = CachedEncoder(_encoder(tiny_model, batching="token_budget", token_budget=64), tmp_path, chunk=10)
-    assert np.array_equal(cached.encode(TEXTS, role="query", task=task), plain)
+    assert np.array_equal(encode_for(cached, TEXTS, role="query", task=task), plain)
     assert cached.stats.misses == len(TEXTS) and len(list(tmp_path.rglob("*.npy"))) > 2

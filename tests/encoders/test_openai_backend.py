@@ -15,6 +15,7 @@ from harness.encoders.base import build_encoder
 from harness.encoders.openai_backend import plan_requests
 from harness.errors import HarnessError
 from harness.taskspec import load_task
+from harness.prompts import encode_for
 from tests.encoders.test_backend_parity import config
 
 KEY = "sk-test-5ecret-k3y-never-to-be-printed-0123456789"
@@ -84,7 +85,7 @@ def test_plan_requests_by_hand():
 def test_batches_within_limits_in_order(stub):
     texts = ["犬", "a cat sleeps", "", "男性がギターを弾いている", "kids", "x" * 19, "猫"]
     encoder = encoder_for(stub, max_inputs_per_request=3, max_tokens_per_request=20)
-    out = encoder.encode(texts, role="document", task=load_task("jaquad_retrieval"))
+    out = encode_for(encoder, texts, role="document", task=load_task("jaquad_retrieval"))
     sent = [t if t else " " for t in texts]  # JMTEB: an empty text becomes " "
     assert np.array_equal(out, np.asarray([vector(t) for t in sent], np.float32))
     batches = [r["body"]["input"] for r in stub.requests]
@@ -100,7 +101,7 @@ def test_retries_429_and_5xx_with_exponential_backoff(stub):
     stub.fail = [(429, {"error": {"message": "slow down"}}, {}), (503, {"error": "busy"}, {}),
                  (500, {"error": "oops"}, {"Retry-After": "7"})]
     encoder = encoder_for(stub)
-    out = encoder.encode(["a", "bb"], role="query", task=load_task("jsts"))
+    out = encode_for(encoder, ["a", "bb"], role="query", task=load_task("jsts"))
     assert out.tolist() == [vector("a"), vector("bb")]
     assert encoder.sleeps == [0.5, 1.0, 7.0]  # 0.5 * 2**attempt, then the server's Retry-After
     assert len(stub.requests) == 4
@@ -112,14 +113,14 @@ def test_bad_key_stops_without_leaking_it(stub, caplog):
     stub.fail = [(401, echo, {})]
     encoder = encoder_for(stub)
     with pytest.raises(HarnessError) as err:
-        encoder.encode(["a"], role="query", task=load_task("jsts"))
+        encode_for(encoder, ["a"], role="query", task=load_task("jsts"))
     message = str(err.value)
     assert "HTTP 401" in message and "Incorrect API key provided" in message
     assert KEY not in message and KEY[-8:] not in message and KEY[:16] not in message
     stub.fail = [(503, echo, {})] * 3
     encoder = encoder_for(stub, max_retries=2)
     with pytest.raises(HarnessError, match="still failing after 2 retries") as err:
-        encoder.encode(["a"], role="query", task=load_task("jsts"))
+        encode_for(encoder, ["a"], role="query", task=load_task("jsts"))
     assert KEY[-8:] not in str(err.value) and KEY[-8:] not in caplog.text and KEY[:16] not in caplog.text
     assert KEY not in json.dumps(asdict(encoder.config)) and KEY not in json.dumps(encoder.config.identity())
 
@@ -133,7 +134,7 @@ def test_missing_key_names_the_variable(stub, monkeypatch):
 
 def test_overlong_text_without_tokenizer_is_refused(stub):
     with pytest.raises(HarnessError, match="may exceed 10 tokens"):
-        encoder_for(stub, max_tokens_per_text=10).encode(["x" * 11], role="query", task=load_task("jsts"))
+        encode_for(encoder_for(stub, max_tokens_per_text=10), ["x" * 11], role="query", task=load_task("jsts"))
 
 
 def test_run_through_the_cli_keeps_the_key_out_of_every_file(stub, tmp_path, capsys):

@@ -9,6 +9,7 @@ import torch
 from harness.encoders.base import build_encoder
 from harness.encoders.hf_backend import exclude_prompt, pool
 from harness.taskspec import load_task
+from harness.prompts import encode_for
 from tests.encoders.conftest import TEXTS
 from tests.encoders.test_backend_parity import config
 
@@ -43,5 +44,5 @@ def test_last_token_pooling_matches_unpadded_encodes(tiny_models, side):
     features = batched.loaded.tokenizer(TEXTS[:8], padding=True)
     pad_column = 0 if side == "left" else -1
     assert 0 in [row[pad_column] for row in features["attention_mask"]]  # padding really happens on that side
-    a, b = (e.encode(TEXTS, role="query", task=task) for e in (batched, alone))
+    a, b = (encode_for(e, TEXTS, role="query", task=task) for e in (batched, alone))
     assert np.abs(a - b).max() <= 1e-5

@@ -11,6 +11,7 @@ from harness.encoders.base import build_encoder
 from harness.encoders.model_files import check_remote_code
 from harness.errors import HarnessError
 from harness.taskspec import load_task
+from harness.prompts import encode_for
 from tests.encoders.test_backend_parity import config
 
 
@@ -29,7 +30,7 @@ def remote_model(tiny_models, tmp_path):
 def test_remote_code_refused_unless_allowed(remote_model, backend):
     encoder = build_encoder(config(remote_model, backend))
     with pytest.raises(HarnessError) as err:
-        encoder.encode(["a"], role="query", task=load_task("jsts"))
+        encode_for(encoder, ["a"], role="query", task=load_task("jsts"))
     message = str(err.value)
     assert "\n" not in message
     assert "config.json (auto_map) asks to run code" in message and "trust_remote_code: false" in message

@@ -24,11 +24,8 @@ class FakeEncoder:
         self.config = SimpleNamespace(similarity="cosine", max_length=None)
         self.calls: list[tuple[str, list[str]]] = []
 
-    def prompt_for(self, role, task):
-        return None
-
-    def encode(self, texts, *, role, task):
-        self.calls.append((role, list(texts)))
+    def encode(self, texts, side):
+        self.calls.append((side.role, list(texts)))
         return np.asarray([self.vectors[t] for t in texts], dtype=np.float32)
 
 
@@ -66,9 +63,10 @@ class TinyTask:
 
     def run(self, task, vectors, protocol: str = "jmteb", seed: int = 0, encoder=None, notes: dict | None = None):
         encoder = encoder or FakeEncoder(vectors)
-        ctx = Context(data=DataSource(self.root / "data"), encoder=encoder, seed=seed, notes=dict(notes or {}))
+        ctx = Context(data=DataSource(self.root / "data"), encoder=encoder, label=task.name, seed=seed,
+                      **dict(notes or {}))
         family = FAMILIES[task.family]
-        return family.evaluate(task, family.protocol_params(task, protocol), ctx)
+        return family.run(task, protocol, family.protocol_params(task, protocol), ctx)
 
 
 @pytest.fixture

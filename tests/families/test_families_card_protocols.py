@@ -110,11 +110,11 @@ def test_nanobeir_drops_empty_texts_but_counts_them_relevant(tiny):
     assert scores["cosine_precision@1"] == pytest.approx(0.5)
 
 
-def _result(name: str, ndcg: float) -> TaskResult:
-    return TaskResult(task=name.lower(), category="Retrieval", family="retrieval", protocol="nanobeir",
-                      metric_name="cosine_ndcg@10", metric_value=ndcg,
-                      details={"test_scores": {"cosine_ndcg@10": ndcg, "cosine_mrr@10": ndcg / 2}},
-                      provenance={"protocol": {"params": {"name": name}}})
+def _result(name: str, ndcg: float) -> tuple[str, TaskResult]:
+    return name, TaskResult(task=name.lower(), category="Retrieval", family="retrieval", protocol="nanobeir",
+                            metric_name="cosine_ndcg@10", metric_value=ndcg,
+                            details={"test_scores": {"cosine_ndcg@10": ndcg, "cosine_mrr@10": ndcg / 2}},
+                            provenance={"protocol": {"params": {"name": name}}})
 
 
 def test_nanobeir_mean_is_unweighted_over_datasets():

@@ -201,8 +201,8 @@ def test_single_class_train_and_unknown_classifier_fail(tiny):
                      {"train": rows, "validation": rows, "test": rows}, splits=SPLITS)
     with pytest.raises(HarnessError, match="single class"):
         tiny.run(task, vectors)
-    task = tiny.make("cls_unknown", "classification", "Classification",
-                     {"train": rows, "validation": rows, "test": rows}, splits=SPLITS,
-                     protocols={"jmteb": {"classifiers": ["svm"]}})
+    # a mistyped classifier is refused when the task file is read, before any data or encoding
     with pytest.raises(HarnessError, match="unknown classifier 'svm'"):
-        tiny.run(task, vectors)
+        tiny.make("cls_unknown", "classification", "Classification",
+                  {"train": rows, "validation": rows, "test": rows}, splits=SPLITS,
+                  protocols={"jmteb": {"classifiers": ["svm"]}})

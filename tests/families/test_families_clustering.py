@@ -159,8 +159,8 @@ def test_bad_inputs(tiny):
         "validation": _rows(["x", "y"], ["a", "b"]), "test": _rows(["x", "y"], ["a", "a"])}, splits=SPLITS)
     with pytest.raises(HarnessError, match="at least two distinct labels"):
         tiny.run(task, vectors)
-    task = tiny.make("clu_algo", "clustering", "Clustering", {
-        "validation": _rows(["x", "y"], ["a", "b"]), "test": _rows(["x", "y"], ["a", "b"])}, splits=SPLITS,
-        protocols={"jmteb": {"algorithms": ["DBSCAN"]}})
+    # a mistyped algorithm is refused when the task file is read, before any data or encoding
     with pytest.raises(HarnessError, match="unknown clustering algorithm 'DBSCAN'"):
-        tiny.run(task, vectors)
+        tiny.make("clu_algo", "clustering", "Clustering", {
+            "validation": _rows(["x", "y"], ["a", "b"]), "test": _rows(["x", "y"], ["a", "b"])}, splits=SPLITS,
+            protocols={"jmteb": {"algorithms": ["DBSCAN"]}})

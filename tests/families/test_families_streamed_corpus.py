@@ -106,7 +106,7 @@ def _task(tiny, corpus_lines: list[str]):
 
 
 def _ctx(tiny) -> Context:
-    return Context(data=DataSource(tiny.root / "data"), encoder=None, notes=dict(STREAMED))
+    return Context(data=DataSource(tiny.root / "data"), encoder=None, **STREAMED)
 
 
 def test_streamed_duplicate_id_names_its_file_line(tiny, no_corpus_rows):

@@ -28,8 +28,8 @@ from harness.encoders.st_backend import SentenceTransformersEncoder
 progress, delay = sys.argv[1], float(sys.argv[2])
 original = SentenceTransformersEncoder.encode_in_order
 
-def slow(self, texts, **kwargs):
-    out = original(self, texts, **kwargs)
+def slow(self, texts, *args, **kwargs):
+    out = original(self, texts, *args, **kwargs)
     with open(progress, "a") as handle:
         handle.write(f"{len(texts)}\\n")
     time.sleep(delay)

@@ -20,9 +20,9 @@ def encodes(monkeypatch) -> list[str]:
     calls = []
     encode = CachedEncoder.encode
 
-    def spy(self, texts, *, role, task):
-        calls.append(role)
-        return encode(self, texts, role=role, task=task)
+    def spy(self, texts, side):
+        calls.append(side.role)
+        return encode(self, texts, side)
 
     monkeypatch.setattr(CachedEncoder, "encode", spy)
     return calls

@@ -1,0 +1,91 @@
+"""summary.json: {Category: {task: {metric: value}}}, JMTEB's shape. This module is its only reader and writer.
+
+The first metric of a task is its main metric. Keys starting with "_" are metadata (a published reference's
+`_source`, `_model`, `_tolerance`: harness.published) and are not tasks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.atomic import write_json
+from harness.errors import HarnessError
+from harness.spec import CATEGORIES
+
+Summary = dict[str, dict[str, dict[str, float]]]  # category -> task -> metric -> value (first = main)
+FILE = "summary.json"
+
+
+class Scored(Protocol):
+    task: str
+    category: str
+    metric_name: str
+    metric_value: float
+
+
+def summary_of(results: Iterable[Scored]) -> Summary:
+    """JMTEB's summary.json shape; categories in JMTEB's run order, tasks in run order."""
+    results = list(results)
+    summary: Summary = {}
+    for category in CATEGORIES:
+        for r in results:
+            if r.category == category:
+                summary.setdefault(category, {})[r.task] = {r.metric_name: r.metric_value}
+    return summary
+
+
+def write_summary(directory: Path, summary: Summary) -> None:
+    write_json(Path(directory) / FILE, summary)
+
+
+def load_json(path: Path) -> tuple[Path, dict[str, Any]]:
+    """(file, object) of a result directory's summary.json or of a JSON file; bad JSON is one line."""
+    path = Path(path)
+    file = path / FILE if path.is_dir() else path
+    if not file.is_file():
+        raise HarnessError(f"{file}: no such file" if file.name != FILE else f"{file}: no summary.json")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{file}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"{file}: expected a JSON object {{Category: {{task: {{metric: value}}}}}}")
+    return file, data
+
+
+def parse_summary(data: Any, where: str) -> Summary:
+    """A summary's task entries, checked: every metric a number; "_" keys skipped."""
+    if not isinstance(data, dict):
+        raise HarnessError(f"{where}: expected {{Category: {{task: {{metric: value}}}}}}")
+    out: Summary = {}
+    for category, tasks in data.items():
+        if category.startswith("_"):
+            continue
+        if not isinstance(tasks, dict):
+            raise HarnessError(f"{where}: field '{category}' must map tasks to metrics")
+        for task, metrics in tasks.items():
+            if not isinstance(metrics, dict) or not metrics:
+                raise HarnessError(f"{where}: field '{category}.{task}' must map metric names to values")
+            for metric, value in metrics.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise HarnessError(f"{where}: field '{category}.{task}.{metric}' must be a number")
+            out.setdefault(category, {})[task] = {m: float(v) for m, v in metrics.items()}
+    return out
+
+
+def read_summary(path: Path) -> Summary:
+    """The summary of a result directory, or of a summary.json file."""
+    file, data = load_json(path)
+    return parse_summary(data, str(file))
+
+
+def main_value(metrics: Mapping[str, float]) -> tuple[str, float]:
+    return next(iter(metrics.items()))
+
+
+def main_metrics(summary: Summary) -> dict[str, tuple[str, float]]:
+    """task -> (main metric, value)."""
+    return {task: main_value(metrics) for tasks in summary.values() for task, metrics in tasks.items()}
