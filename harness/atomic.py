@@ -2,17 +2,34 @@
 
 Everything the harness writes goes to a temporary name in the same directory and is renamed into place;
 rename is atomic on POSIX, so an interrupted run leaves either the old file or the new one.
+
+Files are created with mode 0666 less the umask, as `open()` would create them (0644 under umask 022): results,
+reports and the shared embedding cache are meant to be read by others when the umask says so.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# O_EXCL: never an existing file (nor a symlink planted under the name); O_CLOEXEC: not inherited by children.
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new hidden file beside `path`. Not tempfile.mkstemp: it forces mode 0600 whatever the umask."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, _FLAGS, 0o666), tmp  # the kernel applies the umask
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
 def write_with(path: Path, write) -> None:
@@ -20,7 +37,7 @@ def write_with(path: Path, write) -> None:
     renamed into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

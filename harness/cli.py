@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -85,6 +87,36 @@ def _plot(args: argparse.Namespace) -> int:
     return plot_main(args)
 
 
+# A reader that goes away (`harness list tasks | head -1`) ends the command as SIGPIPE ends any Unix tool:
+# no traceback, no message, and the status a shell shows for a writer killed by SIGPIPE (128 + 13 = 141).
+EXIT_SIGPIPE = 128 + getattr(signal, "SIGPIPE", 13)
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe (or socket) whose reader has closed it: poll reports POLLERR on it."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() here, or stdout has no descriptor
+        return True
+
+
+def _call(args: argparse.Namespace) -> int:
+    try:
+        code = args.func(args)
+        sys.stdout.flush()  # here, not at interpreter exit, so that a closed pipe is seen below
+        return code
+    except BrokenPipeError:
+        if not _stdout_gone():
+            raise  # some other pipe broke: a bug, shown with its traceback
+        # Output still buffered would fail again when Python flushes stdout at exit: send it nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_SIGPIPE
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", usage=USAGE,
                                      description="Reproduction harness for Japanese text-embedding benchmarks.")
@@ -148,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        return _call(args)
     except HarnessError as exc:
         if debug:
             print(scrub_text(traceback.format_exc()), end="", file=sys.stderr)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -62,7 +62,10 @@ def _jsonable(value):
 def write_rows(path: Path, rows) -> int:
     """jsonl written to a temporary name and renamed: an interrupted export leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Created with mode 0666 less the umask, as harness.atomic does (mkstemp forces 0600); not imported from
+    # there to keep this module standalone.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     count = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
