@@ -23,6 +23,7 @@ from harness.encoders.matryoshka import MemoEncoder, TruncatedEncoder
 from harness.errors import HarnessError
 from harness.families import FAMILIES
 from harness.families.base import Context
+from harness.hub import model_commit
 from harness.provenance import git_revision, library_versions, scrub
 from harness.results import TaskResult, write_results
 
@@ -198,7 +199,8 @@ def _provenance(plan: RunPlan, task, protocol, params, encoder, data: DataSource
     cfg = plan.encoder
     prompts = {role: encoder.prompt_for(role, task) for role in ("query", "document")}
     return {
-        "model": {"name": cfg.name, "path": cfg.path, "revision": cfg.revision, "backend": cfg.backend,
+        "model": {"name": cfg.name, "path": cfg.path, "revision": cfg.revision,
+                  "resolved": model_commit(cfg.path, cfg.revision), "backend": cfg.backend,
                   "pooling": cfg.pooling, "normalize": cfg.normalize, "max_length": cfg.max_length,
                   "dtype": cfg.dtype, "similarity": cfg.similarity, "trust_remote_code": cfg.trust_remote_code},
         "prompts": prompts,
