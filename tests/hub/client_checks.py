@@ -72,6 +72,18 @@ def main() -> None:
         task = load_task("nano_scifact_ja")
         out["nano_rows"] = {part: source.rows(task, part) for part in ("corpus", "queries", "qrels")}
         out["nano_provenance"] = source.provenance["nano_scifact_ja"]
+        # the transformers and static backends read a hub id through model_files.model_dir (a snapshot)
+        from harness.encoders import model_files
+        from harness.encoders.base import EncoderConfig
+        from harness.hub import model_commit
+
+        config = EncoderConfig(name="minilm", path=model, revision=None, backend="transformers", pooling=None,
+                               normalize=False, max_length=None, dtype="float32", similarity="cosine",
+                               trust_remote_code=False)
+        snapshot = model_files.model_dir(config)
+        out["snapshot"] = snapshot.name
+        out["snapshot_commit"] = model_commit(model, None)
+        out["snapshot_readme_tail"] = (snapshot / "README.md").read_text(encoding="utf-8")[-40:]
     print(json.dumps(out, ensure_ascii=False))
 
 

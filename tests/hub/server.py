@@ -21,7 +21,7 @@ which the clients turn into their typed errors.
 Any request for another host (a proxy-style absolute URL, or CONNECT) is recorded in `stray` and refused: the
 tests point HTTP(S)_PROXY here, so a client that tried to leave loopback is caught instead of reaching out.
 
-    python -m tests.hub.server --port 8000      # the fixture repositories of tests/hub/repos.py, until Ctrl-C
+    python -m tests.hub.server --port 8000 [--jmteb-layout script|parquet]   # tests/hub/repos.py, until Ctrl-C
 """
 
 from __future__ import annotations
@@ -266,12 +266,11 @@ class _Handler(BaseHTTPRequestHandler):
             info.update(modelId=repo.repo_id, library_name="sentence-transformers")
         self._json(info)
 
-    def _entries(self, repo: Repo, commit: Commit, path: str, recursive: bool, expand: bool) -> list[dict]:
+    def _entries(self, commit: Commit, path: str, recursive: bool, expand: bool) -> list[dict]:
+        """The entries below folder `path` ("" = the root): its children, or all descendants."""
         prefix = f"{path}/" if path else ""
-        if path and path not in commit.files and not any(p.startswith(prefix) for p in commit.files):
-            raise _HubError(404, "EntryNotFound", f"{path} does not exist on \"{commit.sha}\"")
-        if path in commit.files:
-            return [self._entry(commit, path, expand)]
+        if path and (path in commit.files or not any(p.startswith(prefix) for p in commit.files)):
+            raise _HubError(404, "EntryNotFound", f"{path} is not a folder on \"{commit.sha}\"")
         names = set()
         for file in commit.files:
             if not file.startswith(prefix):
@@ -297,10 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _tree(self, repo: Repo, revision: str, path: str, query: dict):
         commit = self._commit(repo, revision)
         flag = lambda key: query.get(key, ["false"])[0].lower() in ("1", "true")  # noqa: E731
-        entries = self._entries(repo, commit, path, flag("recursive"), flag("expand"))
-        if path in commit.files:  # the Hub lists folders only
-            raise _HubError(404, "EntryNotFound", f"{path} is a file, not a folder")
-        self._json(entries)
+        self._json(self._entries(commit, path, flag("recursive"), flag("expand")))
 
     def _paths_info(self, repo: Repo, revision: str, body: bytes):
         commit = self._commit(repo, revision)
@@ -416,7 +412,7 @@ def resolve_url(endpoint: str, kind: str, repo_id: str, revision: str, path: str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.hub.server", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--jmteb-layout", choices=["script", "parquet"], default="parquet",
+    parser.add_argument("--jmteb-layout", choices=["script", "parquet"], default="script",
                         help="sbintuitions/JMTEB as a loading script (make jmteb-data) or script-free parquet")
     args = parser.parse_args(argv)
     from tests.hub.repos import add_fixture_repos
