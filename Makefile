@@ -54,12 +54,21 @@ check: install
 	$(BIN)/harness check --baseline $(BASELINE) --results $(RESULTS) --tolerance $(TOLERANCE)
 
 # JMTEB's hub data is a loading-script dataset that datasets>=4 cannot run: export it once with a small
-# side environment pinned to datasets<4 (as JMTEB's own lock file does), then run with DATA_DIR=$(OUT).
+# side environment, then run with DATA_DIR=$(OUT). The side environment is pinned completely by
+# constraints-jmteb-export.txt (datasets 2.19.2 and every dependency, as JMTEB's own lock file), installed
+# with --no-deps so nothing else enters it, and built once. HF_ENDPOINT picks the Hub (or a mirror).
 OUT ?= data/jmteb
-jmteb-data:
-	$(PYTHON) -m venv $(VENV)-jmteb-export
-	$(VENV)-jmteb-export/bin/pip install -q "datasets==2.19.2" pyyaml
-	$(VENV)-jmteb-export/bin/python -m harness.export --suite $(SUITE) --output $(OUT)
+TASKS ?=
+EXPORT_VENV := $(VENV)-jmteb-export
+jmteb-data: $(EXPORT_VENV)/.installed
+	$(EXPORT_VENV)/bin/python -m harness.export --suite $(SUITE) --output $(OUT) $(if $(TASKS),--tasks $(TASKS))
+
+$(EXPORT_VENV)/.installed: constraints-jmteb-export.txt
+	rm -rf $(EXPORT_VENV)
+	$(PYTHON) -m venv $(EXPORT_VENV)
+	$(EXPORT_VENV)/bin/pip install -q --no-deps -r constraints-jmteb-export.txt
+	$(EXPORT_VENV)/bin/pip check
+	touch $@
 
 clean:
 	rm -rf $(VENV) $(VENV)-jmteb-export .pytest_cache

@@ -7,7 +7,8 @@ Local layout (the layout of `harness data export` and of ../shared/data):
 
 Without a data_dir rows come from `datasets.load_dataset` at the task's pinned revision (memory-mapped Arrow
 files, read in batches). The hub is probed first with a short timeout so an air-gapped machine fails in
-seconds with one line, instead of retrying.
+seconds with one line, instead of retrying; the revision is then resolved to the commit the Hub serves
+(harness.hub), that commit is read, and provenance records both (`revision` asked, `resolved` commit).
 
 `DataSource.rows` returns a part as a list; `DataSource.iter_rows` hands out the same rows block by block as
 they are read, with the same checks, errors and provenance, for corpora too large to hold as rows
@@ -18,18 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from harness.errors import HarnessError
+from harness.hub import client_env, hub_reachable, resolve
 from harness.spec import TaskSpec
 
-HUB_TIMEOUT_S = 3.0
 ROW_BLOCK = 10_000  # rows per list from DataSource.iter_rows (and per Arrow batch read from the hub)
 
 
@@ -58,20 +56,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def hub_reachable() -> bool:
-    """True when the Hub answers a TCP connect within HUB_TIMEOUT_S (and offline mode is not forced)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false") or \
-            os.environ.get("HF_DATASETS_OFFLINE", "0") not in ("0", "", "false"):
-        return False
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        with socket.create_connection((endpoint.hostname, port), timeout=HUB_TIMEOUT_S):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
@@ -152,16 +136,20 @@ class DataSource:
                 f"dataset {label} for task {task.name} cannot be loaded: the Hugging Face Hub is unreachable; "
                 f"give a local copy with data_dir=D (D/{task.local}/{task.local_file(part)}.jsonl, "
                 f"see `harness data export`) or set HARNESS_DATA_DIR")
+        commit = resolve(hub.path, hub.revision, "dataset", what=f"dataset {label} for task {task.name}")
+        client_env()
         import datasets  # heavy import, only on the hub path
 
-        try:
-            dataset = datasets.load_dataset(hub.path, hub.name, split=hub.split, revision=hub.revision)
+        try:  # the resolved commit, not the branch: what provenance records is what was read
+            dataset = datasets.load_dataset(hub.path, hub.name, split=hub.split, revision=commit)
         except Exception as exc:  # the hub raises many types; the user needs the dataset and the reason
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            script = " or export it with `make jmteb-data`" if (task.hub or {}).get("script") else ""
             raise HarnessError(f"dataset {label} for task {task.name} cannot be loaded ({reason[:200]}); "
-                               f"give a local copy with data_dir=D ({task.local}/{task.local_file(part)}.jsonl)") from None
+                               f"give a local copy with data_dir=D ({task.local}/{task.local_file(part)}.jsonl)"
+                               f"{script}") from None
         return _hub_rows(dataset), {"where": label, "source": "hub", "path": hub.path, "name": hub.name,
-                                    "split": hub.split, "revision": hub.revision}
+                                    "split": hub.split, "revision": hub.revision, "resolved": commit}
 
 
 def _hub_rows(dataset, batch: int = ROW_BLOCK) -> Iterator[tuple[int, dict]]:

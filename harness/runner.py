@@ -23,6 +23,7 @@ from harness.encoders.model_files import check_remote_code
 from harness.errors import HarnessError
 from harness.families import FAMILIES
 from harness.families.base import Context
+from harness.hub import model_commit
 from harness.prompts import ROLES, prompt_for
 from harness.provenance import git_revision, library_versions, scrub
 from harness.results import TaskResult, write_results
@@ -175,7 +176,8 @@ def _provenance(plan: RunPlan, task: PlannedTask, data: DataSource) -> dict:
     cfg = plan.encoder
     prompts = {role: prompt_for(cfg.prompts, task.spec, task.protocol, role) for role in ROLES}
     return {
-        "model": {"name": cfg.name, "path": cfg.path, "revision": cfg.revision, "backend": cfg.backend,
+        "model": {"name": cfg.name, "path": cfg.path, "revision": cfg.revision,
+                  "resolved": model_commit(cfg.path, cfg.revision), "backend": cfg.backend,
                   "pooling": cfg.pooling, "normalize": cfg.normalize, "max_length": cfg.max_length,
                   "dtype": cfg.dtype, "similarity": cfg.similarity, "trust_remote_code": cfg.trust_remote_code},
         "prompts": prompts,

@@ -36,17 +36,21 @@ def _json(path: Path) -> Any:
 
 
 def model_dir(config: EncoderConfig) -> Path:
-    """The local directory of `config.path`: itself, or its hub snapshot at the pinned revision."""
+    """The local directory of `config.path`: itself, or its hub snapshot at the commit the pinned revision
+    resolves to (harness.hub records it for provenance; offline, the cached snapshot of that revision)."""
     local = Path(config.path).expanduser()
     if local.is_dir():
         return local
     from harness.data import hub_reachable
+    from harness.hub import resolve
 
+    online = hub_reachable()
+    revision = resolve(config.path, config.revision, "model", what=f"model {config.name}") if online \
+        else config.revision
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(config.path, revision=config.revision,
-                                      local_files_only=not hub_reachable()))
+        return Path(snapshot_download(config.path, revision=revision, local_files_only=not online))
     except Exception as exc:  # offline without a cached snapshot, unknown repo, bad revision
         raise HarnessError(f"model {config.name}: '{config.path}' is not a local directory and cannot be "
                            f"fetched ({type(exc).__name__}); point model.path=DIR at a local copy") from None

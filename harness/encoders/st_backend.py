@@ -18,15 +18,20 @@ log = logging.getLogger(__name__)
 
 
 def load_model_checked(config: EncoderConfig):
-    """Load a SentenceTransformer, failing fast (one line) when a hub id cannot be fetched."""
+    """Load a SentenceTransformer, failing fast (one line) when a hub id cannot be fetched. A hub id is read at
+    the commit its revision resolves to (harness.hub records it for provenance)."""
     from harness.data import hub_reachable
+    from harness.hub import resolve
 
     local = Path(config.path).expanduser()
+    revision = config.revision
     if not local.exists() and not hub_reachable():
         if not _in_hf_cache(config.path):
             raise HarnessError(f"model {config.name}: '{config.path}' is not a local directory and the Hugging "
                                f"Face Hub is unreachable; point model.path=DIR at a local copy")
         os.environ["HF_HUB_OFFLINE"] = "1"
+    elif not local.exists():
+        revision = resolve(config.path, config.revision, "model", what=f"model {config.name}")
     if local.is_dir():
         from harness.encoders.model_files import check_remote_code
 
@@ -38,7 +43,7 @@ def load_model_checked(config: EncoderConfig):
         model = SentenceTransformer(
             str(local) if local.exists() else config.path,
             device=resolve_device(config.device),
-            revision=None if local.exists() else config.revision,
+            revision=None if local.exists() else revision,
             trust_remote_code=config.trust_remote_code,
             model_kwargs=model_kwargs(config),
         )

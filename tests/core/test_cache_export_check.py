@@ -11,7 +11,8 @@ import pytest
 from harness.cache import CachedEncoder
 from harness.check import main as check_main
 from harness.encoders.base import EncoderConfig
-from harness.export import ExportError, _load_with_datasets, export_task, load_task_yaml
+from harness.export import ExportError, export_task, load_suite, load_task_yaml, task_parts
+from harness.export import with_hub_overrides as export_with_hub_overrides
 from harness.taskspec import load_task
 from harness.prompts import encode_for
 
@@ -54,27 +55,52 @@ def test_cache_hits_and_recomputes_corrupt_entries(tmp_path, caplog):
 def test_export_writes_local_layout_that_the_harness_reads(tmp_path):
     rows = {"train": [{"sentence1": "a", "sentence2": "b", "label": 1.0}],
             "test": [{"sentence1": "c", "sentence2": "d", "label": 2.5}]}
+    commit = "c" * 40
 
     def fake_load(path, name, split, revision, script):
-        assert (path, name, revision, script) == ("sbintuitions/JMTEB", "jsts",
-                                                  "ee8819c48bb5c7347bc3da8ee74396cc6332f20c", True)
+        # the export reads the commit the revision resolved to, not the revision itself
+        assert (path, name, revision, script) == ("sbintuitions/JMTEB", "jsts", commit, True)
         return rows[split]
 
-    counts = export_task(load_task_yaml("jsts"), tmp_path, load=fake_load)
+    def fake_resolve(path, revision):
+        assert (path, revision) == ("sbintuitions/JMTEB", "ee8819c48bb5c7347bc3da8ee74396cc6332f20c")
+        return commit
+
+    counts = export_task(load_task_yaml("jsts"), tmp_path, load=fake_load, resolve_commit=fake_resolve)
     assert counts == {"train": 1, "test": 1}
+    source = json.loads((tmp_path / "jsts" / "_source.jsonl").read_text())
+    assert source["parts"]["test"] == {"path": "sbintuitions/JMTEB", "name": "jsts", "split": "test",
+                                       "revision": "ee8819c48bb5c7347bc3da8ee74396cc6332f20c", "resolved": commit}
     from harness.data import DataSource
 
     source = DataSource(tmp_path)
     assert source.rows(load_task("jsts"), "test", ("sentence1", "sentence2", "label")) == rows["test"]
 
 
-def test_script_dataset_with_datasets_4_gives_the_supported_route():
-    import datasets
+def test_export_applies_hub_overrides_as_run_does(tmp_path):
+    """The suite's re-pointing (path, revision) reaches the export exactly as harness.config applies it."""
+    from harness.config import with_hub_overrides
 
-    if int(datasets.__version__.split(".")[0]) < 4:
-        pytest.skip("datasets<4 can run the script")
-    with pytest.raises(ExportError, match="make jmteb-data"):
-        _load_with_datasets("sbintuitions/JMTEB", "jsts", "test", "x", True)
+    overrides = {"sbintuitions/JMTEB": {"path": "sbintuitions/JMTEB-lite", "revision": "v2"}}
+    task = export_with_hub_overrides(load_task_yaml("jaqket"), overrides, tmp_path / "suite.yaml")
+    run_task = with_hub_overrides(load_task("jaqket"), overrides, tmp_path / "suite.yaml")
+    parts = task_parts(task)
+    assert {stem: (p, r) for stem, (p, _, _, r, _) in parts.items()} == \
+        {"validation": ("sbintuitions/JMTEB-lite", "v2"), "test": ("sbintuitions/JMTEB-lite", "v2"),
+         "corpus": ("sbintuitions/JMTEB-lite", "v2")}
+    for stem, (path, name, split, revision, part) in parts.items():
+        hub = run_task.hub_part(part)
+        assert (hub.path, hub.name, hub.split, hub.revision) == (path, name, split, revision)
+    assert export_with_hub_overrides(load_task_yaml("jaqket"), {"other/repo": {"revision": "x"}}, tmp_path) == \
+        load_task_yaml("jaqket")
+    with pytest.raises(ExportError, match="may set only path and revision, got name"):
+        export_with_hub_overrides(load_task_yaml("jaqket"), {"sbintuitions/JMTEB": {"name": "x"}}, tmp_path)
+
+
+def test_export_suite_entries_name_each_task_once():
+    names, overrides, _ = load_suite("offline_real")
+    assert names.count("scifact") == 1 and not [n for n in names if "@" in n]
+    assert load_suite("jmteb_lite")[1]["sbintuitions/JMTEB"]["path"] == "sbintuitions/JMTEB-lite"
 
 
 def _summary(path, value):

@@ -168,6 +168,7 @@ def test_iter_rows_reads_the_hub_in_arrow_batches(tmp_path, monkeypatch):
 
     rows = [{"docid": f"d{i}", "title": "", "text": f"t{i}", "extra": {"k": [i]}} for i in range(7)]
     monkeypatch.setattr("harness.data.hub_reachable", lambda: True)
+    monkeypatch.setattr("harness.data.resolve", lambda *a, **k: "c" * 40)
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: datasets.Dataset.from_list(rows))
     task = load_task("jaqket")
     streamed, whole = DataSource(None), DataSource(None)
