@@ -182,7 +182,9 @@ def _provenance(plan: RunPlan, task: PlannedTask, data: DataSource) -> dict:
                   "dtype": cfg.dtype, "similarity": cfg.similarity, "trust_remote_code": cfg.trust_remote_code},
         "prompts": prompts,
         "dataset": {"task_file": str(Path(task.spec.file).name), "hub": task.spec.hub,
-                    "parts": data.provenance.get(task.spec.name, {})},
+                    "parts": data.provenance.get(task.spec.name, {}),
+                    # a gap of the local mirror the suite declares: {role: the role whose data stood in}
+                    **({"split_substitutes": task.split_substitutes} if task.split_substitutes else {})},
         "protocol": {"name": task.protocol, "params": task.params.as_dict()},
         "seed": plan.seed,
         "device": resolve_device(plan.device),
