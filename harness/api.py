@@ -91,7 +91,9 @@ def run_composed(model_override: str, build: Callable[[RunPlan], Any] | None, *,
         args.append(f"++output_dir={_value(str(target))}")
         the_plan = plan(compose(args))
         encoder = build(the_plan) if build is not None else None
-        stack.enter_context(contextlib.redirect_stdout(_Output(sys.stdout, quiet, None if output_dir else target)))
+        output = _Output(sys.stdout, quiet, None if output_dir else target)
+        stack.callback(output.close)  # after stdout is restored: a last unterminated line is not lost
+        stack.enter_context(contextlib.redirect_stdout(output))
         if encoder is not None:
             stack.enter_context(_max_length(encoder, the_plan.encoder))
         results = run(the_plan, encoder=encoder, data=data)
@@ -150,6 +152,9 @@ def memory_model_option(model: Any, overrides: Mapping[str, Any]) -> str:
     from harness.weights import sentence_transformer_sha256
 
     _refuse(overrides, ("path", "backend", "revision", "trust_remote_code"), "a SentenceTransformer object")
+    # the model stays where it is: searches run there too, and provenance names that device (not "auto")
+    if isinstance(overrides, dict) and "device" not in overrides:
+        overrides["device"] = str(model.device)
     dtype = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}.get(
         next((p.dtype for p in model.parameters()), torch.float32), "float32")
     node = model_node("in-memory", MEMORY_PREFIX + sentence_transformer_sha256(model), read_model(model),
@@ -311,3 +316,8 @@ class _Output(io.TextIOBase):
 
     def flush(self) -> None:
         self.target.flush()
+
+    def close(self) -> None:
+        if self.buffer:
+            self._emit(self.buffer)
+            self.buffer = ""
