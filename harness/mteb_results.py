@@ -31,8 +31,8 @@ from harness.summary import Summary
 
 NO_REVISION = "no_revision_available"  # mteb's own placeholder for a model without a revision
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-_FRAMEWORKS = {"sentence_transformers": ["Sentence Transformers", "PyTorch"], "transformers": ["Transformers", "PyTorch"],
-               "static": ["NumPy"], "openai": ["API"], "callable": []}
+_FRAMEWORKS = {"sentence_transformers": ["Sentence Transformers", "PyTorch"],
+               "transformers": ["Transformers", "PyTorch"], "static": ["NumPy"], "openai": ["API"], "callable": []}
 
 
 def model_identity(results: list[TaskResult], run_name: str | None) -> tuple[str, str]:

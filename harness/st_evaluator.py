@@ -99,7 +99,8 @@ class HarnessEvaluator(SentenceEvaluator):
             out = Path(output_path) / ("harness" + (f"_{self.name}" if self.name else "")) / stage
         overrides = dict(self.overrides)
         with kept_random_state():
-            self.last = run_composed(memory_model_option(model, overrides), lambda p: in_memory_encoder(p.encoder, model),
+            option = memory_model_option(model, overrides)
+            self.last = run_composed(option, lambda p: in_memory_encoder(p.encoder, model),
                                      suite=self.suite, tasks=self.tasks, protocol=self.protocol, output_dir=out,
                                      overrides=overrides, data=self.data, quiet=True)
         metrics = self.last.metrics()

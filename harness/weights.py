@@ -24,9 +24,9 @@ def update_with_state_dict(digest: Any, module: Any) -> None:
         tensor = tensor.detach()
         digest.update(f"\x00{name}\x00{tensor.dtype}\x00{tuple(tensor.shape)}\x00".encode())
         flat = tensor.reshape(-1)
-        for start in range(0, flat.numel(), max(1, _BLOCK // max(flat.element_size(), 1))):
-            part = flat[start:start + _BLOCK // max(flat.element_size(), 1)].cpu().contiguous()
-            digest.update(part.view(torch.uint8).numpy().tobytes() if part.numel() else b"")
+        step = max(1, _BLOCK // flat.element_size())
+        for start in range(0, flat.numel(), step):  # bytes as stored (bfloat16 too: viewed as uint8)
+            digest.update(flat[start:start + step].cpu().contiguous().view(torch.uint8).numpy().tobytes())
 
 
 def state_dict_sha256(module: Any) -> str:

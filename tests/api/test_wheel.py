@@ -67,8 +67,8 @@ def test_installed_wheel_lists_and_runs_what_the_checkout_does(wheel_env, tiny_m
     _, env, environ = wheel_env
     work = tmp_path / "work"
     work.mkdir()
-    where = _sh(env / "bin" / "python", "-c", "import harness, harness.paths as p; print(harness.__file__, p.INSTALLED)",
-                cwd=work, env=environ)
+    where = _sh(env / "bin" / "python", "-c", "import harness, harness.paths as p; print(harness.__file__, "
+                "p.INSTALLED)", cwd=work, env=environ)
     assert where.startswith(str(env)) and where.split()[1] == "True"
     for what in ("suites", "models", "tasks"):
         installed = _sh(env / "bin" / "harness", "list", what, cwd=work, env=environ)
