@@ -4,8 +4,8 @@ metadata that sentence-transformers and mteb write), from a run's score files.
 One result entry per task, as sentence-transformers writes its evaluators' entries: `task` {type, name} from
 the task's category (semantic-similarity for STS, information-retrieval for retrieval, ...), `dataset` {name:
 the task, type: its hub dataset (or the task name for local-only data), split, revision when known}, `metrics`:
-the main metric first, then every other number of the reported split (`details.test_scores`), each with a
-readable name. A suite with a NanoBEIR aggregate (nanobeir.json) adds sentence-transformers' "nano-beir" entry
+the main metric first, then every other number of the reported split (`details.test_scores`: the variant's
+metrics, `<variant>_<metric>` when several variants are scored), each with a readable name. A suite with a NanoBEIR aggregate (nanobeir.json) adds sentence-transformers' "nano-beir" entry
 (dataset "NanoBEIR mean", metrics `NanoBEIR_mean_*`).
 """
 
@@ -38,6 +38,19 @@ def _numbers(values: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+def variant_metrics(test_scores: dict[str, Any], prefixed: bool | None = None) -> dict[str, float]:
+    """A score file's `details.test_scores` ({variant: {metric: value}}) as flat metrics: `<variant>_<metric>`,
+    or the bare metric names when there is one variant and `prefixed` is not asked for (None: prefix only
+    when there are several variants)."""
+    variants = {k: v for k, v in (test_scores or {}).items() if isinstance(v, dict)}
+    if prefixed is None:
+        prefixed = len(variants) > 1
+    out = _numbers(test_scores or {})  # a flat test_scores (older score files)
+    for variant, metrics in variants.items():
+        out.update({f"{variant}_{k}" if prefixed else k: v for k, v in _numbers(metrics).items()})
+    return out
+
+
 def task_entry(result: TaskResult) -> dict[str, Any]:
     kind, label = TASK_TYPES.get(result.category, (result.category.lower(), result.category))
     data = result.provenance.get("dataset", {})
@@ -48,10 +61,7 @@ def task_entry(result: TaskResult) -> dict[str, Any]:
         dataset["split"] = split
     if hub.get("revision"):
         dataset["revision"] = hub["revision"]
-    scores = result.details.get("test_scores") or {}
-    if len(scores) == 1 and isinstance(next(iter(scores.values())), dict):  # jmteb: {chosen variant: scores}
-        scores = next(iter(scores.values()))
-    others = {k: v for k, v in _numbers(scores).items() if k != result.metric_name}
+    others = {k: v for k, v in variant_metrics(result.details.get("test_scores")).items() if k != result.metric_name}
     metrics = [{"type": result.metric_name, "value": result.metric_value, "name": readable(result.metric_name)}]
     metrics += [{"type": k, "value": v, "name": readable(k)} for k, v in others.items()]
     return {"task": {"type": kind, "name": label}, "dataset": dataset, "metrics": metrics}

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.atomic import write_json
 from harness.errors import HarnessError
+from harness.model_index import variant_metrics
 from harness.mteb_tasks import MAPPED, MTEB_VERSION, by_mteb_name, unmapped_reason
 from harness.results import TaskResult, read_results
 from harness.runinfo import read_run_info
@@ -50,8 +51,8 @@ def task_file(result: TaskResult, seconds: float | None, finished: str | None) -
     ours = result.provenance.get("dataset", {})
     hub = ours.get("hub") or {}
     revision = hub.get("revision") if hub.get("path") == mapped.dataset else mapped.revision
-    metrics = {k: v for k, v in result.details.get("test_scores", {}).items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    metrics = {mapped.main_score: result.metric_value,
+               **variant_metrics(result.details.get("test_scores"), prefixed=mapped.prefixed)}
     scores = {"main_score": result.metric_value, "hf_subset": mapped.subset, "languages": list(mapped.languages),
               **{k: v for k, v in metrics.items() if k not in ("main_score", "hf_subset", "languages")}}
     return {

@@ -28,6 +28,12 @@ class MtebTask:
     main_score: str  # MTEB's main score = our mteb protocol's main metric
     why: str
 
+    @property
+    def prefixed(self) -> bool:
+        """MTEB names STS and pair scores `<similarity>_<metric>` (cosine_spearman, cosine_ap), retrieval
+        scores bare (ndcg_at_10)."""
+        return self.type in ("STS", "PairClassification")
+
 
 MAPPED: dict[str, MtebTask] = {
     "jsts": MtebTask(

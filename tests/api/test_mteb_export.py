@@ -55,8 +55,14 @@ def test_mteb_loads_the_export_and_reads_the_same_main_scores(run_dir, tmp_path,
         assert result.scores[MAPPED[task].split][0]["hf_subset"] == MAPPED[task].subset
     assert got["SciFact"].dataset_revision == "0228b52cf27578f30900b9e5271d331663a030d7"  # what we read
     assert got["JSTS"].dataset_revision == MAPPED["jsts"].revision  # mteb's copy of the same pairs
-    recall = ours["scifact"]["details"]["test_scores"]["recall_at_10"]
-    assert got["SciFact"].scores["test"][0]["recall_at_10"] == recall
+    # every metric under mteb's own key names
+    assert got["SciFact"].scores["test"][0]["recall_at_10"] == ours["scifact"]["details"]["test_scores"]["cosine"][
+        "recall_at_10"]
+    jsts = got["JSTS"].scores["validation"][0]
+    assert jsts["cosine_spearman"] == jsts["main_score"] and "manhattan_pearson" in jsts
+    paws = got["PawsXPairClassification"].scores["validation"][0]
+    assert paws["max_ap"] == paws["main_score"] == max(paws[f"{d}_ap"] for d in ("cosine", "manhattan", "euclidean",
+                                                                                    "dot"))
     # each file passes mteb's own validation against the task's definition
     for result in got.values():
         result.validate_and_filter_scores()
