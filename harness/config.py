@@ -23,6 +23,7 @@ from harness.prompts import check_prompt_keys
 from harness.schema import check_fields
 from harness.search import MODEL_SIMILARITIES
 from harness.spec import TaskSpec
+from harness.st_config import is_registered, looks_like_model, model_option
 from harness.store import STORAGE_DTYPES
 from harness.taskspec import load_task, task_names
 
@@ -32,6 +33,7 @@ _MODEL_FIELDS = {
     "similarity": (str, False), "trust_remote_code": (bool, False), "prompts": (dict, False),
     "description": (str, False), "prompt_profile": (str, False),
     "add_eos": (bool, False), "truncate_dims": (list, False), "api": (dict, False),
+    "st_config": (dict, False),  # a model named by hub id or directory: what its own files say (st_config.py)
 }
 _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (str, False),
                  "tasks": (list, True), "hub_overrides": (dict, False), "aggregate": (str, False),
@@ -57,11 +59,14 @@ def compose(overrides: list[str]) -> DictConfig:
     from hydra.errors import HydraException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
+    overrides = _model_options(overrides)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise HarnessError(f"argument '{item}': expected key=value (a Hydra override)")
         group = key.lstrip("+~")
+        if is_registered(group, value):
+            continue
         if group in ("model", "suite", "encode", "experiment") and value not in group_names(group):
             raise one_of(group.replace("experiment", "experiment"), value, group_names(group),
                          where=f"{CONF_DIR / group}")
@@ -76,6 +81,21 @@ def compose(overrides: list[str]) -> DictConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"{mark.name}:{mark.line + 1}" if mark else str(CONF_DIR)
         raise HarnessError(f"{where}: malformed YAML ({getattr(exc, 'problem', None) or exc})") from None
+
+
+def _model_options(overrides: list[str]) -> list[str]:
+    """`model=<hub id or directory>` (no conf/model YAML of that name): an option built from the model's own
+    sentence-transformers config (harness.st_config), read at `model.revision=` when one is given."""
+    revision = next((o.partition("=")[2] for o in overrides if o.partition("=")[0].lstrip("+") == "model.revision"),
+                    None)
+    out = []
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key == "model" and value not in group_names("model") and not is_registered("model", value) \
+                and looks_like_model(value):
+            item = f"model={model_option(value, revision)}"
+        out.append(item)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:
@@ -234,7 +254,7 @@ def plan_tasks(suite: dict[str, Any], suite_file: Path, protocol: str | None, on
 
 def plan(cfg: DictConfig) -> RunPlan:
     from harness.aggregate import AGGREGATES
-    from harness.paths import RESULTS_DIR
+    from harness.paths import RUNS_DIR
 
     data = OmegaConf.to_container(cfg, resolve=True)
     check_fields(data, _TOP_FIELDS, CONF_DIR / "config.yaml")
@@ -259,7 +279,7 @@ def plan(cfg: DictConfig) -> RunPlan:
 
     # The encode group's settings win over the model's; null leaves EncoderConfig's default.
     merged = {**_given(model, ("revision", "pooling", "normalize", "max_length", "dtype", "similarity",
-                               "trust_remote_code", "add_eos", "truncate_dims", "api", "prompts")),
+                               "trust_remote_code", "add_eos", "truncate_dims", "api", "prompts", "st_config")),
               **_given(encode, ("batch_size", "dtype", "max_length", "normalize", "show_progress", "truncate_dims",
                                 "batching", "token_budget", "autocast", "attention", "workers"))}
     merged["truncate_dims"] = _truncate_dims(merged.get("truncate_dims") or [], model_file)
@@ -268,7 +288,7 @@ def plan(cfg: DictConfig) -> RunPlan:
     data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
     if data_dir is not None and not data_dir.is_dir():
         raise HarnessError(f"field 'data_dir': {data_dir} is not a directory")
-    output = data.get("output_dir") or str(RESULTS_DIR / "runs" / model["name"] / suite["name"])
+    output = data.get("output_dir") or str(RUNS_DIR / model["name"] / suite["name"])
     use_cache = data.get("cache") is not False
     cache_dir = Path(data["cache_dir"]).expanduser() if use_cache and data.get("cache_dir") else None
     options = _given(data, ("seed", "overwrite", "cache_chunk"))

@@ -81,8 +81,13 @@ def _quiet_progress_bars() -> None:
         pass
 
 
-def run(plan: RunPlan) -> list[TaskResult]:
+def run(plan: RunPlan, encoder: Encoder | None = None, data: DataSource | None = None) -> list[TaskResult]:
+    """Run `plan`. `encoder`: a ready encoder (an in-memory model, harness.api) instead of one built from
+    plan.encoder; `data`: a data source that already holds the task data (the trainer evaluator's)."""
     _check_output_dir(plan)
+    if encoder is not None:
+        seed_everything(plan.seed)
+        return _run(plan, encoder, data)
     local = Path(plan.encoder.path).expanduser()
     if local.is_dir():  # checked before any library sees the model, so a refused model executes nothing
         check_remote_code(local, plan.encoder)
@@ -118,14 +123,14 @@ def _evaluate(plan: RunPlan, task: PlannedTask, ctx: Context) -> TaskResult:
                       details=outcome.details, provenance=scrub(_provenance(plan, task, ctx.data)))
 
 
-def _run(plan: RunPlan, encoder: Encoder) -> list[TaskResult]:
+def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> list[TaskResult]:
     cache = CachedEncoder(encoder, plan.cache_dir, chunk=plan.cache_chunk) if plan.cache_dir is not None else None
     encoder = cache or encoder
     dims = plan.encoder.truncate_dims
     memo = MemoEncoder(encoder) if dims else None  # Matryoshka: every truncation reuses the task's encodes
     encoder = memo or encoder
     per_dim: dict[int, list[TaskResult]] = {dim: [] for dim in dims}
-    data = DataSource(plan.data_dir)
+    data = data if data is not None else DataSource(plan.data_dir)
     started = datetime.now(timezone.utc)
     timings, results = {}, []
     for task in plan.tasks:
@@ -179,7 +184,8 @@ def _provenance(plan: RunPlan, task: PlannedTask, data: DataSource) -> dict:
         "model": {"name": cfg.name, "path": cfg.path, "revision": cfg.revision,
                   "resolved": model_commit(cfg.path, cfg.revision), "backend": cfg.backend,
                   "pooling": cfg.pooling, "normalize": cfg.normalize, "max_length": cfg.max_length,
-                  "dtype": cfg.dtype, "similarity": cfg.similarity, "trust_remote_code": cfg.trust_remote_code},
+                  "dtype": cfg.dtype, "similarity": cfg.similarity, "trust_remote_code": cfg.trust_remote_code,
+                  **({"st_config": cfg.st_config} if cfg.st_config else {})},
         "prompts": prompts,
         "dataset": {"task_file": str(Path(task.spec.file).name), "hub": task.spec.hub,
                     "parts": data.provenance.get(task.spec.name, {}),
