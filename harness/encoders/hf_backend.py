@@ -8,9 +8,11 @@ does (whole input sorted by character length, numpy's default sort), so it gives
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from tqdm.auto import tqdm
 from harness.encoders import model_files
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, autocast_context, check_embeddings, model_kwargs,
                                    pick_attention, resolve_device)
+from harness.encoders.st_backend import reference_order
 from harness.encoders.workers import run_batches
 from harness.errors import HarnessError
 from harness.taskspec import TaskSpec
@@ -115,6 +118,19 @@ def pool(tokens, mask, mode: str):
     raise HarnessError(f"unknown pooling '{mode}'")
 
 
+@functools.cache
+def strips_texts() -> bool:
+    """Whether sentence-transformers strips each text (prompt included) before tokenizing it: 5.x does
+    (`str(s).strip()` in its Transformer module, and in the prompt-length count), 6.x tokenizes texts as given.
+    Leading and trailing spaces are tokens for byte-level BPE and SentencePiece tokenizers, so this backend
+    follows the installed version; without one installed, the lock's (constraints.txt: 5.1.1)."""
+    try:
+        major = int(metadata.version("sentence-transformers").split(".")[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return True
+    return major < 6
+
+
 class TransformersEncoder(BatchedEncoder):
     def __init__(self, config: EncoderConfig):
         self.config = config
@@ -129,14 +145,14 @@ class TransformersEncoder(BatchedEncoder):
         return self._loaded
 
     def batch_order(self, texts: list[str]) -> np.ndarray:
-        # sentence-transformers' plan: longest first by character count, numpy's default (unstable) sort.
-        return np.argsort([-len(text) for text in texts])
+        return reference_order(texts)  # sentence-transformers' plan, so the batches (and vectors) are its own
 
     def prompt_length(self, prompt: str) -> int:
         """Tokens of the prompt alone, less a trailing special token (sentence-transformers' count)."""
         if prompt not in self._prompt_lengths:
             tokenizer = self.loaded.tokenizer
-            ids = tokenizer([prompt], padding=True, truncation="longest_first", return_tensors="pt")["input_ids"]
+            alone = prompt.strip() if strips_texts() else prompt
+            ids = tokenizer([alone], padding=True, truncation="longest_first", return_tensors="pt")["input_ids"]
             length = ids.shape[-1]
             if int(ids[0, -1]) in tokenizer.all_special_ids:
                 length -= 1
@@ -148,7 +164,8 @@ class TransformersEncoder(BatchedEncoder):
         suffix = self.loaded.tokenizer.eos_token if self.config.add_eos else ""
         if self.config.add_eos and not suffix:
             raise HarnessError(f"model {self.config.name}: field 'add_eos' is true but the tokenizer has no EOS token")
-        return [prefix + text + suffix for text in texts]
+        prompted = [prefix + text + suffix for text in texts]
+        return [text.strip() for text in prompted] if strips_texts() else prompted
 
     def embed_batch(self, texts: list[str], prompt_length: int | None) -> np.ndarray:
         """One forward pass over `texts` (already prompted), padded to the batch's longest."""
@@ -180,7 +197,7 @@ class TransformersEncoder(BatchedEncoder):
         batches = [prompted[start:end] for start, end in self.batch_bounds(prompted)]
         if self.config.attention == "auto":
             counts = [len(ids) for ids in self.loaded.tokenizer(prompted, truncation=True)["input_ids"]]
-            pick_attention(self.loaded.model.config, self.config, counts)
+            pick_attention(self.loaded.model, self.config, counts)
         workers = self.config.workers if self.loaded.device == "cpu" else 1
         parts = []
         with tqdm(total=len(texts), desc=f"encode {task.name} {role}", unit="text",
