@@ -1,9 +1,12 @@
 # Two commands on a fresh machine:  make reproduce   and   make test
 PYTHON        ?= python3
 VENV          ?= .venv
-# torch first and pinned: an unpinned torch pulls several GB of CUDA wheels. Override for a GPU machine,
-# e.g. make install TORCH_VERSION=2.13.0 TORCH_INDEX=https://download.pytorch.org/whl/cu128
-TORCH_VERSION ?= 2.13.0
+# The locked numeric stack (constraints.txt: JMTEB 1.4.0's transformers, sentence-transformers, tokenizers,
+# scikit-learn, numpy, scipy, and every other package pinned). LOCK=none installs the newest releases instead.
+LOCK          ?= constraints.txt
+# torch first and pinned: an unpinned torch pulls several GB of CUDA wheels. Its version is the lock's (pyproject.toml
+# pins the same); for a GPU machine set the index: make install TORCH_INDEX=https://download.pytorch.org/whl/cu128
+TORCH_VERSION ?= $(or $(shell sed -n 's/^torch==\([^ #]*\).*/\1/p' constraints.txt 2>/dev/null),2.13.0)
 TORCH_INDEX   ?=
 MODEL         ?= all-minilm-l6-v2
 SUITE         ?= offline_real
@@ -23,16 +26,29 @@ MODEL_ARG = model=$(MODEL) $(if $(filter all-minilm-l6-v2,$(MODEL)),$(if $(MINIL
 # all-MiniLM-L6-v2 on offline_real reproduces MTEB's published numbers (its only published reference).
 DEFAULT_RUN = $(if $(and $(filter all-minilm-l6-v2,$(MODEL)),$(filter offline_real,$(SUITE))),experiment=minilm_mteb_parity)
 
-.PHONY: install reproduce test leaderboard check jmteb-data clean
+.PHONY: install reproduce test leaderboard check jmteb-data clean FORCE
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# A venv installed under another LOCK (or before the lock existed) is rebuilt: `make test` runs under the lock.
+ifneq ($(shell cat $(VENV)/harness-lock 2>/dev/null),$(LOCK))
+$(VENV)/.installed: FORCE
+endif
+
+# From a clean venv: reinstalling over another stack would keep whatever an unpinned install left behind.
+$(VENV)/.installed: pyproject.toml $(filter-out none,$(LOCK))
+	@if ! grep -Eq "^torch==$(TORCH_VERSION)([[:space:]#]|$$)" constraints.txt; then \
+		echo "error: TORCH_VERSION=$(TORCH_VERSION): the project is tested with (and pyproject.toml pins) the torch" \
+			"of constraints.txt; another one would be replaced by a download of that version" >&2; exit 2; fi
+	rm -f $@ $(VENV)/harness-lock
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q $(if $(filter-out none,$(LOCK)),-c $(LOCK)) -e ".[dev]"
+	echo "$(LOCK)" > $(VENV)/harness-lock
 	touch $@
+
+FORCE:
 
 # Default: all-MiniLM-L6-v2 on the offline real data under MTEB conventions, compared with MTEB's
 # published numbers. MODEL=, SUITE=, DATA_DIR= and ARGS="hydra overrides" change it.

@@ -77,12 +77,11 @@ def model_meta(name: str, revision: str, results: list[TaskResult]) -> dict[str,
     fields = ("release_date", "languages", "n_parameters", "n_active_parameters_override",
               "n_embedding_parameters", "memory_usage_mb", "embed_dim", "license", "open_weights",
               "public_training_code", "public_training_data", "reference", "use_instructions", "training_datasets",
-              "adapted_from", "superseded_by", "citation", "contacts", "experiment_kwargs", "output_dtypes",
-              "extra_requirements_groups")
+              "adapted_from", "superseded_by", "citation", "contacts", "experiment_kwargs", "output_dtypes")
     return {"name": name, "revision": revision, **{f: None for f in fields},
             "max_tokens": model.get("max_length"), "framework": _FRAMEWORKS.get(model.get("backend"), []),
             "similarity_fn_name": model.get("similarity"), "modalities": ["text"], "model_type": ["dense"],
-            "loader": None, "loader_kwargs": {}, "is_cross_encoder": False}
+            "loader": None, "loader_kwargs": {}}  # the fields of ModelMeta in the pinned mteb (MTEB_VERSION)
 
 
 def export(run_dir: Path, out: Path, name: str | None = None, revision: str | None = None) -> list[str]:

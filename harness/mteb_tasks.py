@@ -3,7 +3,7 @@
 
 A task is mapped only when MTEB's definition is ours: the same examples in the same split (MTEB's eval split
 named here is the split our task reports), and a result computed under our `mteb` protocol (the same
-scoring). The definitions were read from mteb 2.26.24's task metadata (`mteb.get_task(name).metadata`:
+scoring). The definitions were read from mteb 2.12.10's task metadata (`mteb.get_task(name).metadata`:
 dataset path and revision, eval splits, subsets, main score; sizes from its descriptive statistics) and
 /work/shared/reference/notes/nanobeir_mteb.md §3. Each entry says why it matches; `UNMAPPED` says why the
 others are not.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MTEB_VERSION = "2.26.24"  # the mteb whose task definitions were checked (the test extra pins it)
+MTEB_VERSION = "2.12.10"  # the mteb whose task definitions were checked (the test extra pins it)
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class MtebTask:
     subset: str  # MTEB's hf_subset
     languages: tuple[str, ...]  # MTEB's languages of that subset
     dataset: str  # MTEB's dataset path
-    revision: str  # its revision in mteb 2.26.24
+    revision: str  # its revision in mteb 2.12.10
     main_score: str  # MTEB's main score = our mteb protocol's main metric
     why: str
 

@@ -61,7 +61,7 @@ def tiny_model(tmp_path_factory) -> Path:
     BertModel(config).save_pretrained(hf_dir)
     fast.save_pretrained(hf_dir)
     transformer = models.Transformer(str(hf_dir), max_seq_length=64)
-    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    pooling = models.Pooling(config.hidden_size, pooling_mode="mean")
     model_dir = out / "st"
     SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(model_dir))
     return model_dir

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from typing import Any, Protocol
 
 import numpy as np
 
 from harness.errors import HarnessError
 from harness.vocab import Vocab
+
+log = logging.getLogger(__name__)
 
 # backend name -> "module:Class"; imported lazily so `harness list` stays fast.
 _BACKEND_CLASSES = {
@@ -257,12 +261,28 @@ def model_kwargs(config: EncoderConfig) -> dict[str, Any]:
     return kwargs
 
 
-def pick_attention(model_config, config: EncoderConfig, token_counts) -> None:
-    """attention: auto: set the kernel for one encode call (every batch of it), eager when its median text
-    is short. Once per call, not per batch: worker threads share the model."""
-    if config.attention == "auto" and len(token_counts):
-        short = float(np.median(token_counts)) <= AUTO_EAGER_MAX_TOKENS
-        model_config._attn_implementation = "eager" if short else "sdpa"
+def pick_attention(model, config: EncoderConfig, token_counts) -> None:
+    """attention: auto: set the kernel of a transformers model for one encode call (every batch of it), eager
+    when its median text is short. Once per call, not per batch: worker threads share the model.
+
+    Through transformers' public `set_attn_implementation`: writing the config's field switches the kernel of
+    transformers 5 models, but a 4.x model that builds its attention modules at load time (BERT, XLM-R, RoFormer
+    under the lock's 4.57.1) keeps them and would run sdpa under a config saying eager. Such a model keeps
+    the kernel it was loaded with (sdpa), and its config says so."""
+    if config.attention != "auto" or not len(token_counts):
+        return
+    wanted = "eager" if float(np.median(token_counts)) <= AUTO_EAGER_MAX_TOKENS else "sdpa"
+    if model.config._attn_implementation == wanted or type(model) in _FIXED_ATTENTION:
+        return
+    model.set_attn_implementation(wanted)
+    if model.config._attn_implementation != wanted:
+        _FIXED_ATTENTION.add(type(model))
+        log.warning("attention: auto: %s cannot change its attention kernel at run time under transformers %s; "
+                    "it keeps '%s'", type(model).__name__, metadata.version("transformers"),
+                    model.config._attn_implementation)
+
+
+_FIXED_ATTENTION: set[type] = set()  # model classes whose kernel is fixed at load time (warned once each)
 
 
 def check_embeddings(array: np.ndarray, n: int, where: str) -> np.ndarray:

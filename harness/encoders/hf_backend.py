@@ -8,9 +8,11 @@ does (whole input sorted by character length, numpy's default sort), so it gives
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from tqdm.auto import tqdm
 from harness.encoders import model_files
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast_context, check_embeddings,
                                    model_kwargs, pick_attention, resolve_device)
+from harness.encoders.st_backend import reference_order
 from harness.encoders.workers import run_batches
 from harness.errors import HarnessError
 
@@ -80,21 +83,30 @@ def _load(config: EncoderConfig) -> Loaded:
                   model_files.default_prompt(directory))
 
 
-def exclude_prompt(mask, prompt_length: int):
-    """Zero the first `prompt_length` real tokens of each row (after any left padding)."""
+def exclude_prompt(mask, prompt_length: int, positional: bool = False):
+    """Zero the prompt's tokens in the mask: the first `prompt_length` real tokens of each row, after any left
+    padding (sentence-transformers 6.x); `positional`: the first `prompt_length` positions whatever the padding
+    side, as 5.x does (under left padding that hits pads and keeps the prompt tokens of short rows)."""
     import torch
 
+    if positional:
+        mask = mask.clone()
+        mask[:, :prompt_length] = 0
+        return mask
     first_real = mask.to(torch.int32).argmax(dim=1)
     positions = torch.arange(mask.size(1), device=mask.device).unsqueeze(0)
     return mask * (positions >= (first_real + prompt_length).unsqueeze(1)).to(mask.dtype)
 
 
-def pool(tokens, mask, mode: str):
-    """Sentence vectors from token vectors (batch, seq, dim) and a 0/1 mask (batch, seq)."""
+def pool(tokens, mask, mode: str, cls_at_zero: bool = False):
+    """Sentence vectors from token vectors (batch, seq, dim) and a 0/1 mask (batch, seq). `cls_at_zero`: the cls
+    vector is position 0 whatever the mask says (sentence-transformers 5.x)."""
     import torch
 
-    if mode == "cls":  # the first unmasked token, so left padding and excluded prompts are skipped
-        first = mask.to(torch.int32).argmax(dim=1)
+    if mode == "cls":
+        if cls_at_zero:
+            return tokens[:, 0]
+        first = mask.to(torch.int32).argmax(dim=1)  # 6.x: the first unmasked token (left padding, prompts skipped)
         return tokens[torch.arange(tokens.size(0), device=tokens.device), first]
     if mode == "lasttoken":  # the last unmasked token; works under left and right padding
         seq_len = mask.size(1)
@@ -114,6 +126,23 @@ def pool(tokens, mask, mode: str):
     raise HarnessError(f"unknown pooling '{mode}'")
 
 
+@functools.cache
+def st_major() -> int:
+    """The major version of the installed sentence-transformers, whose behaviour this backend reproduces (its
+    pooling and text handling changed in 6.x); without one installed, the lock's (constraints.txt: 5.1.1)."""
+    try:
+        return int(metadata.version("sentence-transformers").split(".")[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return 5
+
+
+def strips_texts() -> bool:
+    """Whether sentence-transformers strips each text (prompt included) before tokenizing it: 5.x does
+    (`str(s).strip()` in its Transformer module, and in the prompt-length count), 6.x tokenizes texts as given.
+    Leading and trailing spaces are tokens for byte-level BPE and SentencePiece tokenizers."""
+    return st_major() < 6
+
+
 class TransformersEncoder(BatchedEncoder):
     def __init__(self, config: EncoderConfig):
         self.config = config
@@ -128,14 +157,14 @@ class TransformersEncoder(BatchedEncoder):
         return self._loaded
 
     def batch_order(self, texts: list[str]) -> np.ndarray:
-        # sentence-transformers' plan: longest first by character count, numpy's default (unstable) sort.
-        return np.argsort([-len(text) for text in texts])
+        return reference_order(texts)  # sentence-transformers' plan, so the batches (and vectors) are its own
 
     def prompt_length(self, prompt: str) -> int:
         """Tokens of the prompt alone, less a trailing special token (sentence-transformers' count)."""
         if prompt not in self._prompt_lengths:
             tokenizer = self.loaded.tokenizer
-            ids = tokenizer([prompt], padding=True, truncation="longest_first", return_tensors="pt")["input_ids"]
+            alone = prompt.strip() if strips_texts() else prompt
+            ids = tokenizer([alone], padding=True, truncation="longest_first", return_tensors="pt")["input_ids"]
             length = ids.shape[-1]
             if int(ids[0, -1]) in tokenizer.all_special_ids:
                 length -= 1
@@ -147,7 +176,8 @@ class TransformersEncoder(BatchedEncoder):
         suffix = self.loaded.tokenizer.eos_token if self.config.add_eos else ""
         if self.config.add_eos and not suffix:
             raise HarnessError(f"model {self.config.name}: field 'add_eos' is true but the tokenizer has no EOS token")
-        return [prefix + text + suffix for text in texts]
+        prompted = [prefix + text + suffix for text in texts]
+        return [text.strip() for text in prompted] if strips_texts() else prompted
 
     def embed_batch(self, texts: list[str], prompt_length: int | None) -> np.ndarray:
         """One forward pass over `texts` (already prompted), padded to the batch's longest."""
@@ -162,8 +192,8 @@ class TransformersEncoder(BatchedEncoder):
             tokens = loaded.model(**features)[0]
             mask = features["attention_mask"]
             if prompt_length:
-                mask = exclude_prompt(mask, prompt_length)
-            vectors = pool(tokens, mask, loaded.pooling)
+                mask = exclude_prompt(mask, prompt_length, positional=st_major() < 6)
+            vectors = pool(tokens, mask, loaded.pooling, cls_at_zero=st_major() < 6)
             if loaded.normalize:
                 vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
             if self.config.normalize:
@@ -179,7 +209,7 @@ class TransformersEncoder(BatchedEncoder):
         batches = [prompted[start:end] for start, end in self.batch_bounds(prompted)]
         if self.config.attention == "auto":
             counts = [len(ids) for ids in self.loaded.tokenizer(prompted, truncation=True)["input_ids"]]
-            pick_attention(self.loaded.model.config, self.config, counts)
+            pick_attention(self.loaded.model, self.config, counts)
         workers = self.config.workers if self.loaded.device == "cpu" else 1
         parts = []
         with tqdm(total=len(texts), desc=f"encode {side.task} {side.role}", unit="text",

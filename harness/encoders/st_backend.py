@@ -65,10 +65,19 @@ def _check_pooling(model, config: EncoderConfig) -> None:
     """This backend always runs the model's own Pooling; a config naming another one is a contradiction."""
     if config.pooling is None:
         return
-    own = [getattr(m, "pooling_mode", None) for m in model if type(m).__name__ == "Pooling"]
+    own = [_pooling_mode(m) for m in model if type(m).__name__ == "Pooling"]
     if own and own[0] != config.pooling:
         raise HarnessError(f"model {config.name}: field 'pooling' is '{config.pooling}' but the model's own "
                            f"Pooling module uses '{own[0]}'; set pooling: null")
+
+
+def _pooling_mode(module) -> str:
+    """A Pooling module's mode: 6.x keeps it in `pooling_mode` (a name or a tuple of names), 5.x (the lock) answers
+    `get_pooling_mode_str()` (names joined by '+')."""
+    mode = getattr(module, "pooling_mode", None)
+    if mode is None:
+        return module.get_pooling_mode_str()
+    return mode if isinstance(mode, str) else "+".join(mode)
 
 
 def _in_hf_cache(repo_id: str) -> bool:
@@ -78,6 +87,19 @@ def _in_hf_cache(repo_id: str) -> bool:
         return any(repo.repo_id == repo_id for repo in scan_cache_dir().repos)
     except Exception:  # no cache dir at all
         return False
+
+
+def reference_order(texts: list[str]) -> np.ndarray:
+    """The order in which the pinned sentence-transformers (5.1.1, constraints.txt) cuts `encode`'s batches:
+    `np.argsort([-self._text_length(sen) for sen in sentences])`, where a string's length is its character count.
+
+    Our own code, not the library's private helper (6.x renamed it `_input_length` and interleaves long and short
+    texts when flash attention packs them), computed the same way: numpy's default sort is not stable, and the
+    order it leaves equal lengths in decides which texts share a batch, so the last bits of their vectors. The
+    library sorts prompt + text (+ EOS with add_eos); a constant added to every length changes no comparison,
+    and a comparison sort's permutation depends on nothing else, so sorting the bare texts gives the same order.
+    """
+    return np.argsort([-len(text) for text in texts])
 
 
 class SentenceTransformersEncoder(BatchedEncoder):
@@ -110,12 +132,7 @@ class SentenceTransformersEncoder(BatchedEncoder):
     def batch_order(self, texts: list[str]) -> np.ndarray:
         if self.config.batching == "token_budget":  # by real token count, longest first; ties in input order
             return np.argsort(-self._token_counts(texts), kind="stable")
-        # The same computation as SentenceTransformer._inference (numpy's default, unstable sort included).
-        model = self.model
-        order = np.argsort([-model._input_length(text) for text in texts])
-        if model._can_flatten_inputs():
-            order = model._interleave_sorted_indices(order)
-        return order
+        return reference_order(texts)
 
     def encode_in_order(self, texts: list[str], side: Side) -> np.ndarray:
         import torch
@@ -138,7 +155,7 @@ class SentenceTransformersEncoder(BatchedEncoder):
         batches = [texts[start:end] for start, end in self.batch_bounds(texts)]
         auto_model = getattr(self.model[0], "auto_model", None)
         if self.config.attention == "auto" and auto_model is not None:
-            pick_attention(auto_model.config, self.config, self._token_counts([(prompt or "") + t for t in texts]))
+            pick_attention(auto_model, self.config, self._token_counts([(prompt or "") + t for t in texts]))
         workers = self.config.workers if device == "cpu" else 1
         with tqdm(total=len(texts), desc=f"encode {side.task} {side.role}", unit="text",
                   disable=not self.config.show_progress, dynamic_ncols=True) as bar:

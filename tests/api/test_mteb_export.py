@@ -69,7 +69,6 @@ def test_mteb_loads_the_export_and_reads_the_same_main_scores(run_dir, tmp_path,
     from mteb.models.model_meta import ModelMeta
 
     meta = json.loads((folder / "model_meta.json").read_text())
-    meta.pop("is_cross_encoder")
     assert ModelMeta.model_validate(meta).name == "org/tiny-bert"
 
 

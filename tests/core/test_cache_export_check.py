@@ -13,8 +13,8 @@ from harness.check import main as check_main
 from harness.encoders.base import EncoderConfig
 from harness.export import ExportError, export_task, load_suite, load_task_yaml, task_parts
 from harness.export import with_hub_overrides as export_with_hub_overrides
-from harness.taskspec import load_task
 from harness.prompts import encode_for
+from harness.taskspec import load_task
 
 
 class CountingEncoder:

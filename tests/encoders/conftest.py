@@ -19,7 +19,7 @@ TEXTS = ["犬が走っている", "a cat sleeps on the warm sofa all afternoon",
 SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<mask>"]
 
 
-def train_tokenizer(*, encoder_style: bool, padding_side: str = "right"):
+def train_tokenizer(*, encoder_style: bool, padding_side: str = "right", model_input_names: list[str] | None = None):
     """Byte-level BPE; encoder style wraps texts as <s> … </s>, decoder style prefixes <s> only."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -34,7 +34,8 @@ def train_tokenizer(*, encoder_style: bool, padding_side: str = "right"):
     tok.post_processor = processors.TemplateProcessing(single=template, special_tokens=[("<s>", bos), ("</s>", eos)])
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
                                    eos_token="</s>", mask_token="<mask>", cls_token="<s>", sep_token="</s>",
-                                   padding_side=padding_side)
+                                   padding_side=padding_side,
+                                   **({"model_input_names": model_input_names} if model_input_names else {}))
 
 
 def _config(family: str, tokenizer):
@@ -61,15 +62,28 @@ def _config(family: str, tokenizer):
     raise ValueError(family)
 
 
+def st_modules():
+    """sentence-transformers' module classes: `models` in 5.x (the lock), `sentence_transformer.modules` since 6."""
+    try:
+        from sentence_transformers.sentence_transformer import modules
+    except ImportError:
+        from sentence_transformers import models as modules
+    return modules
+
+
 def build_st_model(root: Path, family: str, *, pooling: str = "mean", include_prompt: bool = True,
                    normalize: bool = False, padding_side: str = "right") -> Path:
     """A random `family` model + tokenizer saved as a sentence-transformers directory; returns it."""
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer import modules
     from transformers import AutoModel
 
-    tokenizer = train_tokenizer(encoder_style=family != "llama", padding_side=padding_side)
+    modules = st_modules()
+
+    # as ruri-v3's tokenizer_config.json: ModernBERT's forward takes no token_type_ids (sentence-transformers 5.x
+    # passes every tokenizer output to it)
+    inputs = ["input_ids", "attention_mask"] if family == "modernbert" else None
+    tokenizer = train_tokenizer(encoder_style=family != "llama", padding_side=padding_side, model_input_names=inputs)
     torch.manual_seed(0)
     hf_dir = root / "hf"
     AutoModel.from_config(_config(family, tokenizer)).save_pretrained(hf_dir)
@@ -86,8 +100,8 @@ def build_st_model(root: Path, family: str, *, pooling: str = "mean", include_pr
 def build_static_model(root: Path, *, normalize: bool = False) -> Path:
     import torch
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer import modules
 
+    modules = st_modules()
     tokenizer = train_tokenizer(encoder_style=True)
     torch.manual_seed(0)
     static = modules.StaticEmbedding(tokenizer, embedding_dim=32)

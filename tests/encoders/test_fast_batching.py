@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from harness.encoders.base import EncoderConfig, build_encoder
-from harness.taskspec import load_task
 from harness.prompts import encode_for
+from harness.taskspec import load_task
 from tests.conftest import CORPUS
 
 TEXTS = [t * (1 + i % 4) for i, t in enumerate(CORPUS * 6)]  # varied lengths

@@ -7,8 +7,8 @@ import json
 import numpy as np
 
 from harness.encoders.base import build_encoder
-from harness.taskspec import load_task
 from harness.prompts import encode_for
+from harness.taskspec import load_task
 from tests.encoders.test_backend_parity import config
 
 

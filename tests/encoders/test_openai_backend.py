@@ -16,8 +16,8 @@ import pytest
 from harness.encoders.base import build_encoder
 from harness.encoders.openai_backend import parse_embeddings, plan_requests, retry_after_seconds
 from harness.errors import HarnessError
-from harness.taskspec import load_task
 from harness.prompts import encode_for
+from harness.taskspec import load_task
 from tests.encoders.test_backend_parity import config
 
 KEY = "sk-test-5ecret-k3y-never-to-be-printed-0123456789"

@@ -10,8 +10,8 @@ import pytest
 from harness.encoders.base import build_encoder
 from harness.encoders.model_files import check_remote_code
 from harness.errors import HarnessError
-from harness.taskspec import load_task
 from harness.prompts import encode_for
+from harness.taskspec import load_task
 from tests.encoders.test_backend_parity import config
 
 
