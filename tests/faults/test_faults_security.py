@@ -114,7 +114,7 @@ def test_faults_api_keys_never_written_or_printed(tmp_path, tiny_model, data_dir
     outputs.append(captured.out + captured.err)
     assert f"encode.batch_size' must be an integer, got str '{REDACTED}'" in captured.err
     written = files_under(tmp_path / "out") + files_under(tmp_path / "cache")
-    assert any(p.name == "run.json" for p in written) and any(p.suffix == ".npy" for p in written)
+    assert any(p.name == "run.json" for p in written) and any(p.suffix == ".emb" for p in written)
     for blob in [*outputs, *(p.read_bytes().decode("latin-1") for p in written)]:
         for marker in markers:
             assert marker not in blob
