@@ -74,8 +74,9 @@ class Previous:
             other = None
         same = other is not None and other.identity_key == identity.key
         if other is not None and not same and not overwrite:
-            theirs = f"{other.label} (identity {other.identity_key})" if other.identity_key else \
-                f"model {other.model_name} (written before run identities)"
+            theirs = f"{other.label} (identity {other.identity_key}, model {other.model.get('path')})" \
+                if other.identity_key else f"model {other.model_name} ({other.model.get('path')}, written before " \
+                                           f"run identities)"
             raise HarnessError(f"{out / 'run.json'}: output_dir holds results of run {theirs}; this run is "
                                f"{identity.label} (identity {identity.key}): choose another output_dir or pass "
                                f"overwrite=true to replace them")

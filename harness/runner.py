@@ -25,7 +25,7 @@ from harness.data import DataSource
 from harness.encoders.base import Encoder, build_encoder, resolve_device
 from harness.encoders.matryoshka import MemoEncoder, TruncatedEncoder
 from harness.encoders.model_files import check_remote_code
-from harness.encoders.weights import Weights, model_weights
+from harness.encoders.weights import Weights, WeightsIndex, model_weights
 from harness.errors import HarnessError
 from harness.families import FAMILIES
 from harness.families.base import Context
@@ -129,7 +129,8 @@ class _Set:
 
 
 def _run(plan: RunPlan, encoder: Encoder) -> list[TaskResult]:
-    weights = model_weights(plan.encoder, plan.cache_dir)  # once per run: keys the cache, names the run
+    index = WeightsIndex(plan.cache_dir)
+    weights = model_weights(plan.encoder, index)  # once per run: keys the cache, names the run
     identity = run_identity(plan, weights)
     output_dir = plan.output_dir if plan.output_dir is not None else default_output_dir(plan, identity)
     if plan.output_dir is None:
@@ -154,7 +155,7 @@ def _run(plan: RunPlan, encoder: Encoder) -> list[TaskResult]:
     try:
         for task in plan.tasks:
             seed_everything(plan.seed)  # each task starts from the seed, whichever tasks ran or were kept before
-            expected = {s.subdir: _provenance(plan, task, weights, s.identity, dims, s.subdir) for s in sets}
+            expected = {s.subdir: _provenance(plan, task, weights, s.identity) for s in sets}
             found = previous.keep(task.key, task.spec.category, expected, task.spec, plan.data_dir) \
                 if plan.resume else None
             if found is not None:
@@ -198,6 +199,7 @@ def _run(plan: RunPlan, encoder: Encoder) -> list[TaskResult]:
         _write(output_dir, staging.commit)
     finally:
         staging.close()
+    index.save()
     if stats is not None:
         corrupt = f", {stats.corrupt} corrupt entries recomputed" if stats.corrupt else ""
         print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded{corrupt} "
@@ -261,8 +263,7 @@ def _write_error(output_dir: Path, exc: OSError) -> HarnessError:
                         f"the previous results there are unchanged")
 
 
-def _provenance(plan: RunPlan, task: PlannedTask, weights: Weights | None, identity: RunIdentity,
-                dims: tuple[int, ...] = (), subdir: str = "") -> dict:
+def _provenance(plan: RunPlan, task: PlannedTask, weights: Weights | None, identity: RunIdentity) -> dict:
     """What the task's result is computed from, except the data parts (known once read: see
     _provenance_with_data)."""
     cfg = plan.encoder

@@ -76,8 +76,10 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Index:
-    """{absolute path: [size, mtime_ns, ctime_ns, inode, sha256]}; a missing or unreadable index is empty."""
+class WeightsIndex:
+    """{absolute path: [size, mtime_ns, ctime_ns, inode, sha256]} in `<directory>/weights-index.json`; a missing
+    or unreadable index is empty. `save()` writes it back: the runner calls it once the run has written results,
+    so a run stopped by bad input leaves nothing in the cache directory."""
 
     def __init__(self, directory: Path | None):
         self.file = Path(directory) / INDEX if directory is not None else None
@@ -111,25 +113,24 @@ class _Index:
             log.warning("cannot save the weights index %s (%s)", self.file, exc.strerror or exc)
 
 
-def directory_sha256(directory: Path, index_dir: Path | None = None) -> tuple[str, int]:
+def directory_sha256(directory: Path, index: WeightsIndex | None = None) -> tuple[str, int]:
     """(sha256 over the relative paths and contents of `model_files(directory)`, number of files)."""
-    index = _Index(index_dir)
+    index = index or WeightsIndex(None)
     digest = hashlib.sha256()
     files = model_files(directory)
     for path in files:
         digest.update(path.relative_to(directory).as_posix().encode() + b"\x00" + index.sha256(path).encode() + b"\n")
-    index.save()
     return digest.hexdigest(), len(files)
 
 
-def model_weights(config: EncoderConfig, index_dir: Path | None = None) -> Weights | None:
+def model_weights(config: EncoderConfig, index: WeightsIndex | None = None) -> Weights | None:
     """The content identity of `config`'s model; None for a model whose files the harness never reads (an API)
     or cannot find. Call it once per run, after the backend is built (a hub model is then in the local cache)."""
     if config.backend not in LOCAL_BACKENDS:
         return None
     local = Path(config.path).expanduser()
     if local.is_dir():
-        sha, count = directory_sha256(local, index_dir)
+        sha, count = directory_sha256(local, index)
         return Weights(sha, None, count)
     from harness.encoders.model_files import model_dir
     from harness.hub import model_commit
@@ -140,5 +141,5 @@ def model_weights(config: EncoderConfig, index_dir: Path | None = None) -> Weigh
         log.warning("model %s: its files cannot be found (%s); the run is identified by path and revision only",
                     config.name, exc)
         return None
-    sha, count = directory_sha256(snapshot, index_dir)
+    sha, count = directory_sha256(snapshot, index)
     return Weights(sha, model_commit(config.path, config.revision) or snapshot.name, count)

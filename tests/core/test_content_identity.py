@@ -13,7 +13,8 @@ from harness.cache import key_material
 from harness.cli import main
 from harness.encoders import weights as weights_module
 from harness.encoders.base import EncoderConfig
-from harness.encoders.weights import INDEX, Weights, directory_sha256, model_files
+from harness.encoders.weights import INDEX, Weights, WeightsIndex, directory_sha256, model_files
+from tests.conftest import resave_with_other_weights
 from tests.faults.conftest import make_data
 
 SCORE = "STS/scores_jsts.json"
@@ -25,19 +26,6 @@ def _args(tmp_path: Path, model: Path, out: str, cache: str, *extra: str) -> lis
             "encode.batch_size=8", *extra]
 
 
-def _resave_with_other_weights(model: Path) -> None:
-    """Fine-tuning stand-in: the same architecture, other weights, saved over the old files at the same path."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    st = SentenceTransformer(str(model), device="cpu")
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for param in st.parameters():
-            param.add_(torch.randn_like(param) * 0.5)
-    st.save(str(model))
-
-
 def test_new_weights_at_the_same_path_are_encoded_anew(tmp_path, tiny_model, capsys):
     make_data(tmp_path / "data", sts_rows=40)
     model = tmp_path / "model"
@@ -46,7 +34,7 @@ def test_new_weights_at_the_same_path_are_encoded_anew(tmp_path, tiny_model, cap
     old = json.loads((tmp_path / "out" / SCORE).read_text())
     old_run = json.loads((tmp_path / "out" / "run.json").read_text())
 
-    _resave_with_other_weights(model)
+    resave_with_other_weights(model)
     # The same output_dir now names another run (other weights): refused in one line, nothing encoded
     capsys.readouterr()
     assert main(_args(tmp_path, model, "out", "cache")) == 2
@@ -120,19 +108,26 @@ def test_weights_hash_files_by_content_and_remembers_them_by_stat(tmp_path, monk
     reads = []
     real = weights_module._file_sha256
     monkeypatch.setattr(weights_module, "_file_sha256", lambda p: reads.append(p.name) or real(p))
-    first, count = directory_sha256(model, tmp_path / "cache")
-    assert count == 3 and len(reads) == 3
-    assert directory_sha256(model, tmp_path / "cache")[0] == first and len(reads) == 3  # from the index
+    def hashed(directory: Path) -> str:
+        index = WeightsIndex(tmp_path / "cache")
+        sha, count = directory_sha256(directory, index)
+        index.save()
+        assert count == 3
+        return sha
+
+    first = hashed(model)
+    assert len(reads) == 3
+    assert hashed(model) == first and len(reads) == 3  # from the index
     (model / "README.md").write_text("another card")  # not a file a backend reads
-    assert directory_sha256(model, tmp_path / "cache")[0] == first
+    assert hashed(model) == first
     (model / "model.safetensors").write_bytes(b"WEIGHTS")  # same size, new content
-    second, _ = directory_sha256(model, tmp_path / "cache")
+    second = hashed(model)
     assert second != first and reads[3:] == ["model.safetensors"]
     copy = tmp_path / "copy"
     shutil.copytree(model, copy)
     assert directory_sha256(copy)[0] == second  # content, not place
     (tmp_path / "cache" / INDEX).write_text("not json")  # a broken index is rebuilt, not fatal
-    assert directory_sha256(model, tmp_path / "cache")[0] == second
+    assert hashed(model) == second
 
 
 @pytest.mark.parametrize("backend", ["openai"])
