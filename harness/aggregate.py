@@ -14,17 +14,23 @@ def nanobeir_keys(results: Sequence[tuple[str, TaskResult]]) -> dict[str, float]
     """sentence-transformers' NanoBEIREvaluator output from (dataset name, result) pairs:
     `<name>_<fn>_<metric>@k` for every dataset and `NanoBEIR_mean_<fn>_<metric>@k`, the unweighted mean over
     datasets of each metric."""
-    per_dataset = [(name, r) for name, r in results if r.protocol == "nanobeir"]
+    per_dataset = [(name, _st_keys(r)) for name, r in results if r.protocol == "nanobeir"]
     out: dict[str, float] = {}
-    for name, result in per_dataset:
-        for key, value in result.details["test_scores"].items():
+    for name, scores in per_dataset:
+        for key, value in scores.items():
             out[f"{name}_{key}"] = value
     if per_dataset:
-        for key in per_dataset[0][1].details["test_scores"]:
-            values = [r.details["test_scores"][key] for _, r in per_dataset if key in r.details["test_scores"]]
+        for key in per_dataset[0][1]:
+            values = [scores[key] for _, scores in per_dataset if key in scores]
             if len(values) == len(per_dataset):
                 out[f"NanoBEIR_mean_{key}"] = float(np.mean(values))
     return out
+
+
+def _st_keys(result: TaskResult) -> dict[str, float]:
+    """A result's test scores under sentence-transformers' keys: <score function>_<metric>@k."""
+    return {f"{fn}_{metric}": value for fn, scores in result.details["test_scores"].items()
+            for metric, value in scores.items()}
 
 
 AGGREGATORS = {"nanobeir": ("nanobeir.json", nanobeir_keys)}

@@ -3,7 +3,7 @@
 Texts are embedded in chunks; each chunk is stored under a key made of everything that changes a bit of its
 vectors and the chunk's texts themselves:
 
-* the model's content (harness.encoders.weights: sha256 of its files; path and revision only where the content
+* the model's content (harness.weights: sha256 of its files; path and revision only where the content
   is unknown, as for an API model), so new weights saved at the same path are encoded anew;
 * every encode setting that changes a vector (backend, pooling, normalisation, max length, dtype, autocast,
   attention, EOS, the API's vector settings) and the batch plan (batch size, batching, token budget: they
@@ -43,7 +43,7 @@ import numpy as np
 
 from harness.atomic import write_with
 from harness.encoders.base import Encoder, EncoderConfig, EncoderWrapper, Side, group_batches, resolve_device
-from harness.encoders.weights import LOCAL_BACKENDS, Weights
+from harness.weights import LOCAL_BACKENDS, Weights
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class CacheStats:
 
 
 class CachedEncoder(EncoderWrapper):
-    """Wraps any `Encoder`; same protocol. `weights`: the model's content (harness.encoders.weights), computed
+    """Wraps any `Encoder`; same protocol. `weights`: the model's content (harness.weights), computed
     once per run by the runner; None keys entries by path and revision."""
 
     def __init__(self, inner: Encoder, directory: Path, chunk: int, weights: Weights | None = None):

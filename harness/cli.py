@@ -25,7 +25,10 @@ harness data export suite=S output=D [tasks=[a,b]]   hub data -> local layout
 harness leaderboard [DIR|FILE ...] [--table NAME]   JMTEB / model-card tables (conf/tables/NAME.yaml)
 harness check --baseline B --results R [--tolerance T] [--tolerance task=T]   regression gate (exit 1 on a drop)
 harness report DIR [--published FILE] [--compare DIR]   reproduced vs published, bootstrap intervals
-harness plot DIR|FILE [...] [--published FILE] --output DIR   PNG charts per category"""
+harness plot DIR|FILE [...] [--published FILE] --output DIR   PNG charts per category
+harness export mteb RUN_DIR OUT [--name N] [--revision R]   mteb's result files (mapped tasks) + model_meta.json
+harness export model-index RUN_DIR [--name N]   the model card's model-index YAML block
+harness import mteb FILE ... [--source S] [--model M] [--output FILE]   mteb results -> a published reference"""
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -85,6 +88,46 @@ def _plot(args: argparse.Namespace) -> int:
     from harness.plot import main as plot_main
 
     return plot_main(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.what == "model-index":
+        if args.out is not None:
+            raise HarnessError("usage: harness export model-index RUN_DIR [--name N] (the YAML goes to stdout)")
+        from harness.model_index import model_index, render
+
+        print(render(model_index(args.run_dir, args.name)), end="")
+        return 0
+    if args.out is None:
+        raise HarnessError("usage: harness export mteb RUN_DIR OUT [--name N] [--revision R]")
+    from harness.mteb_results import export
+
+    for line in export(args.run_dir, args.out, args.name, args.revision):
+        print(line)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.mteb_results import import_files
+    from harness.published import published, write_published
+
+    summary, meta, origins, notes = import_files(args.files)
+    for note in notes:
+        print(note, file=sys.stderr)
+    if not summary:
+        raise HarnessError(f"{args.files[0]}: no MTEB result file maps to a harness task")
+    model = args.model or (meta[0] if meta else None)
+    source = args.source or ("MTEB result files" + (f" of {meta[0]} at revision {meta[1]}" if meta else "") + ": "
+                             + "; ".join(origins))
+    data = published(summary, source, model)
+    if args.output is None:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        write_published(args.output, data)
+        print(f"published reference written to {args.output}")
+    return 0
 
 
 # A reader that goes away (`harness list tasks | head -1`) ends the command as SIGPIPE ends any Unix tool:
@@ -164,6 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default=None, help="comma-separated models to draw from the published files")
     p.add_argument("--output", type=Path, required=True, help="directory for the PNG files")
     p.set_defaults(func=_plot)
+    p = sub.add_parser("export", help="a run's results in mteb's format, or as a model card's model-index")
+    p.add_argument("what", choices=["mteb", "model-index"])
+    p.add_argument("run_dir", type=Path, help="a result directory (harness run's output_dir)")
+    p.add_argument("out", type=Path, nargs="?", default=None, help="mteb: the results folder to write into")
+    p.add_argument("--name", default=None, help="the model's name (default: its hub id, else the run's model name)")
+    p.add_argument("--revision", default=None, help="mteb: the model's revision (default: the commit it was read at)")
+    p.set_defaults(func=_export)
+    p = sub.add_parser("import", help="mteb's result files as a published reference (results/published/)")
+    p.add_argument("what", choices=["mteb"])
+    p.add_argument("files", nargs="+", type=Path, help="mteb TaskResult JSON files (model_meta.json beside them)")
+    p.add_argument("--source", default=None, help="the published file's _source (default: built from the files)")
+    p.add_argument("--model", default=None, help="its _model (default: model_meta.json's name)")
+    p.add_argument("--output", type=Path, default=None, help="default: stdout")
+    p.set_defaults(func=_import)
     return parser
 
 

@@ -6,7 +6,7 @@ and exit code 2, before any model is loaded or any text encoded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from harness.prompts import check_prompt_keys
 from harness.schema import check_fields
 from harness.search import MODEL_SIMILARITIES
 from harness.spec import TaskSpec
+from harness.st_config import is_registered, looks_like_model, model_option
 from harness.store import STORAGE_DTYPES
 from harness.taskspec import load_task, task_names
 
@@ -32,9 +33,11 @@ _MODEL_FIELDS = {
     "similarity": (str, False), "trust_remote_code": (bool, False), "prompts": (dict, False),
     "description": (str, False), "prompt_profile": (str, False),
     "add_eos": (bool, False), "truncate_dims": (list, False), "api": (dict, False),
+    "st_config": (dict, False),  # a model named by hub id or directory: what its own files say (st_config.py)
 }
 _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (str, False),
-                 "tasks": (list, True), "hub_overrides": (dict, False), "aggregate": (str, False)}
+                 "tasks": (list, True), "hub_overrides": (dict, False), "aggregate": (str, False),
+                 "mirror_gaps": (dict, False)}
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
                   "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False),
                   "storage_dtype": (str, False), "batching": (str, False), "token_budget": (int, False),
@@ -56,11 +59,14 @@ def compose(overrides: list[str]) -> DictConfig:
     from hydra.errors import HydraException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
+    overrides = _model_options(overrides)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise HarnessError(f"argument '{item}': expected key=value (a Hydra override)")
         group = key.lstrip("+~")
+        if is_registered(group, value):
+            continue
         if group in ("model", "suite", "encode", "experiment") and value not in group_names(group):
             raise one_of(group.replace("experiment", "experiment"), value, group_names(group),
                          where=f"{CONF_DIR / group}")
@@ -75,6 +81,21 @@ def compose(overrides: list[str]) -> DictConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"{mark.name}:{mark.line + 1}" if mark else str(CONF_DIR)
         raise HarnessError(f"{where}: malformed YAML ({getattr(exc, 'problem', None) or exc})") from None
+
+
+def _model_options(overrides: list[str]) -> list[str]:
+    """`model=<hub id or directory>` (no conf/model YAML of that name): an option built from the model's own
+    sentence-transformers config (harness.st_config), read at `model.revision=` when one is given."""
+    revision = next((o.partition("=")[2] for o in overrides if o.partition("=")[0].lstrip("+") == "model.revision"),
+                    None)
+    out = []
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key == "model" and value not in group_names("model") and not is_registered("model", value) \
+                and looks_like_model(value):
+            item = f"model={model_option(value, revision)}"
+        out.append(item)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:
@@ -97,6 +118,8 @@ class PlannedTask:
     protocol: str
     params: Params
     key: str
+    # split role -> the role whose data stands in for it: a local mirror's gap the suite declares
+    split_substitutes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -182,25 +205,47 @@ def _check_encode(encode: dict[str, Any], backend: str, model_file: str) -> None
                            f"sentence_transformers only, not {backend} ({model_file})")
 
 
-def plan_tasks(suite: dict[str, Any], suite_file: Path, protocol: str | None,
-               only: list[str] | None) -> list[PlannedTask]:
+def with_mirror_gaps(task: TaskSpec, gaps: dict[str, Any], suite_file: Path) -> tuple[TaskSpec, dict[str, str]]:
+    """A suite's declared gap of a local mirror ({role: role that stands in}, e.g. PAWS-X {test: validation}):
+    the task reads the stand-in's file for that role; the substitution is returned to be recorded."""
+    change = gaps.get(task.name)
+    if not change:
+        return task, {}
+    if not isinstance(change, dict) or not all(isinstance(v, str) for v in change.values()):
+        raise HarnessError(f"{suite_file}: field 'mirror_gaps.{task.name}' must map split roles to split roles")
+    for role, stand_in in change.items():
+        for name in (role, stand_in):
+            if name not in task.splits:
+                raise one_of("split role", name, list(task.splits),
+                             where=f"{suite_file}: field 'mirror_gaps.{task.name}'")
+    return replace(task, splits={**task.splits, **{r: task.splits[s] for r, s in change.items()}}), dict(change)
+
+
+def plan_tasks(suite: dict[str, Any], suite_file: Path, protocol: str | None, only: list[str] | None,
+               local: bool = False) -> list[PlannedTask]:
     """The suite's entries (a task name, or `task@protocol` to run a task under a fixed protocol as well,
-    keyed `task_protocol`), each with its protocol's parameters built and checked."""
+    keyed `task_protocol`), each with its protocol's parameters built and checked. `local`: data comes from a
+    data_dir, where the suite's declared mirror gaps apply."""
     names = suite["tasks"]
     if only:
         unknown = [t for t in only if t not in names]
         if unknown:
             raise one_of("task", unknown[0], names, where=f"field 'tasks' (suite {suite['name']})")
         names = [t for t in names if t in only]
+    gaps = suite.get("mirror_gaps") or {}
+    known = {str(e).partition("@")[0] for e in suite["tasks"]}
+    if unknown := [name for name in gaps if name not in known]:
+        raise one_of("task", unknown[0], sorted(known), where=f"{suite_file}: field 'mirror_gaps'")
     planned = []
     for entry in names:
         name, _, pinned = str(entry).partition("@")
         if pinned:
             PROTOCOLS.check(pinned, f"{suite_file}: field 'tasks' ({entry})")
         spec = with_hub_overrides(load_task(name), suite.get("hub_overrides") or {}, suite_file)
+        spec, substitutes = with_mirror_gaps(spec, gaps, suite_file) if local else (spec, {})
         chosen = pinned or protocol or spec.default_protocol
         params = FAMILIES[spec.family].protocol_params(spec, chosen)
-        planned.append(PlannedTask(spec, chosen, params, f"{name}_{pinned}" if pinned else name))
+        planned.append(PlannedTask(spec, chosen, params, f"{name}_{pinned}" if pinned else name, substitutes))
     keys = [t.key for t in planned]
     if len(set(keys)) != len(keys):
         duplicate = next(k for k in keys if keys.count(k) > 1)
@@ -230,11 +275,11 @@ def plan(cfg: DictConfig) -> RunPlan:
         PROTOCOLS.check(protocol, "field 'protocol'")
     if suite.get("aggregate") is not None:
         AGGREGATES.check(suite["aggregate"], f"{suite_file}: field 'aggregate'")
-    tasks = plan_tasks(suite, suite_file, protocol, data.get("tasks"))
+    tasks = plan_tasks(suite, suite_file, protocol, data.get("tasks"), local=bool(data.get("data_dir")))
 
     # The encode group's settings win over the model's; null leaves EncoderConfig's default.
     merged = {**_given(model, ("revision", "pooling", "normalize", "max_length", "dtype", "similarity",
-                               "trust_remote_code", "add_eos", "truncate_dims", "api", "prompts")),
+                               "trust_remote_code", "add_eos", "truncate_dims", "api", "prompts", "st_config")),
               **_given(encode, ("batch_size", "dtype", "max_length", "normalize", "show_progress", "truncate_dims",
                                 "batching", "token_budget", "autocast", "attention", "workers"))}
     merged["truncate_dims"] = _truncate_dims(merged.get("truncate_dims") or [], model_file)

@@ -26,8 +26,8 @@ import yaml
 
 from harness.errors import HarnessError
 from harness.hub import client_env, endpoint, hub_reachable, resolve
+from harness.paths import ROOT  # stdlib only: fine in the side environment
 
-ROOT = Path(os.environ.get("HARNESS_ROOT", Path(__file__).resolve().parents[1]))
 CORPUS_FAMILIES = ("retrieval", "reranking")
 
 

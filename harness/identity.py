@@ -2,7 +2,7 @@
 leaderboard row or a plot series without saying so.
 
 The identity is everything that changes a score except the machine it ran on: the model's name and the content of
-its weights (harness.encoders.weights; a hub model's resolved commit too; path and revision only when the content
+its weights (harness.weights; a hub model's resolved commit too; path and revision only when the content
 is unknown, as for an API model), every encode setting that changes a vector (backend, pooling, normalisation,
 max length, dtype, autocast, attention, EOS, API vector settings, and the batch plan: batch size, batching and
 token budget change padding and so the last bits), the model's prompts, the protocol(s), the suite, the seed, the
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.config import RunPlan
-    from harness.encoders.weights import Weights
+    from harness.weights import Weights
 
 KEY_LENGTH = 12
 
@@ -72,10 +72,9 @@ def run_identity(plan: RunPlan, weights: Weights | None, truncate_dim: int | Non
 
 
 def default_output_dir(plan: RunPlan, identity: RunIdentity) -> Path:
-    from harness import paths  # read at call time: tests point RESULTS_DIR elsewhere
+    from harness import paths  # read at call time: tests point RUNS_DIR elsewhere
 
-    return paths.RESULTS_DIR / "runs" / plan.encoder.name / plan.suite / \
-        f"{'+'.join(identity.fields['protocols'])}-{identity.key}"
+    return paths.RUNS_DIR / plan.encoder.name / plan.suite / f"{'+'.join(identity.fields['protocols'])}-{identity.key}"
 
 
 def _flat(fields: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -32,6 +32,13 @@ def _show(prompt: str | None) -> str:
     return "none" if prompt is None else repr(prompt)
 
 
+def revision(value: object) -> str:
+    """A pinned commit (shortened), or what is read instead, flagged as unverified."""
+    if isinstance(value, str) and len(value) == 40 and all(c in "0123456789abcdef" for c in value):
+        return f"revision {value[:8]}"
+    return f"revision {value or 'main'} (unverified: the newest commit is read and recorded)"
+
+
 def list_models() -> None:
     for name in group_names("model"):
         model = _yaml("model", name)
@@ -40,8 +47,10 @@ def list_models() -> None:
                   f"remote code {'allowed' if model.get('trust_remote_code') else 'refused'}"]
         if model.get("truncate_dims"):
             extras.append(f"truncate_dims {model['truncate_dims']}")
-        print(f"{name}: {model.get('path')} (backend {model.get('backend')}, dtype {model.get('dtype', 'float32')}, "
-              f"max_length {model.get('max_length') or 'model default'}, {', '.join(extras)})")
+        pinned = revision(model.get("revision")) if model.get("backend") != "openai" else "API model (no revision)"
+        print(f"{name}: {model.get('path')} ({pinned}, backend {model.get('backend')}, "
+              f"dtype {model.get('dtype', 'float32')}, max_length {model.get('max_length') or 'model default'}, "
+              f"{', '.join(extras)})")
         print(f"    prompts{f' (profile {profile})' if profile else ''}:" + ("" if prompts else " none"))
         if not prompts:
             continue
@@ -59,7 +68,8 @@ def list_tasks() -> None:
     for name in task_names():
         task = load_task(name)
         hub = task.hub or {}
-        source = f"{hub.get('path')}" + (f":{hub['name']}" if hub.get("name") else "") if hub else "local only"
+        source = (f"{hub.get('path')}" + (f":{hub['name']}" if hub.get("name") else "") + f" {revision(hub.get('revision'))}"
+                  if hub else "local only")
         splits = ", ".join(f"{role}={split}" for role, split in task.splits.items()) or task.schema
         from harness.families import FAMILIES
 

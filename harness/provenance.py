@@ -11,7 +11,7 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-from harness.paths import ROOT
+from harness.paths import INSTALLED, ROOT
 
 PACKAGES = ("harness", "torch", "transformers", "sentence-transformers", "datasets", "numpy", "scipy",
             "scikit-learn", "pytrec-eval-terrier", "hydra-core")
@@ -30,7 +30,10 @@ def library_versions() -> dict[str, str]:
 
 @cache
 def git_revision() -> str:
-    """HEAD of the harness checkout, with "-dirty" when tracked files differ from it."""
+    """HEAD of the harness checkout, with "-dirty" when tracked files differ from it. An installed wheel has no
+    checkout (and git would otherwise report whatever repository happens to enclose site-packages)."""
+    if INSTALLED:
+        return "unknown"
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                              timeout=10, check=True).stdout.strip()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import write_json
 from harness.errors import HarnessError
 from harness.identity import distinct_labels
 from harness.runinfo import RunInfo, read_run_info
@@ -29,6 +30,23 @@ def is_published(path: Path) -> bool:
         return "_source" in load_json(path)[1]
     except HarnessError:
         return False
+
+
+def published(summary: Summary, source: str, model: str | None = None,
+              tolerance: dict[str, float] | None = None) -> dict[str, Any]:
+    """A one-model published file's content: `_source`, `_model`, `_tolerance`, then the summary."""
+    if not source.strip():
+        raise HarnessError("a published reference needs a non-empty `_source` (where its figures come from)")
+    head: dict[str, Any] = {"_source": source}
+    if model:
+        head["_model"] = model
+    if tolerance:
+        head["_tolerance"] = tolerance
+    return {**head, **summary}
+
+
+def write_published(path: Path, data: dict[str, Any]) -> None:
+    write_json(Path(path), data)
 
 
 def tolerances(data: dict[str, Any], file: Path) -> dict[str, float]:

@@ -112,6 +112,16 @@ def paired(results: dict[str, TaskResult], other: dict[str, TaskResult], resampl
     return out
 
 
+def marks(results: dict[str, TaskResult]) -> list[str]:
+    """Results not computed on the benchmark's own splits: a local mirror's gap the suite declared."""
+    out = []
+    for task, result in results.items():
+        for role, stand_in in result.provenance.get("dataset", {}).get("split_substitutes", {}).items():
+            out.append(f"{task}: the {role} split was scored on the {stand_in} data (a gap of the local mirror, "
+                       f"declared by the suite): not the benchmark's own {role} split")
+    return out
+
+
 def _f(value: float | None, digits: int = 5) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -159,6 +169,8 @@ def markdown(data: dict[str, Any]) -> str:
                              f"[{t['low']:+.5f}, {t['high']:+.5f}] | {t['p_value']:.4f} |")
         lines += ["", "Paired bootstrap over the same resampled items in both runs; p-value = twice the smaller "
                   "share of resamples on either side of zero.", ""]
+    if data.get("marks"):
+        lines += ["## Marked results", ""] + [f"- {m}" for m in data["marks"]] + [""]
     lines += ["## Provenance", ""] + [f"- {k}: {v}" for k, v in data["provenance"].items()] + [""]
     return "\n".join(lines)
 
@@ -206,6 +218,7 @@ def build(run_dir: Path, published: Path | None, model: str | None, tolerance, c
         data["cells"] = [{**c.__dict__, "diff": c.diff} for c in cells]
         data["overall"] = overall(cells)
     data["scores"] = {t: {"metric": r.metric_name, "value": r.metric_value} for t, r in results.items()}
+    data["marks"] = marks(results)
     data["intervals"] = {t: i.to_json() for t, i in intervals(results, resamples, seed).items()}
     if compare is not None:
         other = {r.task: r for r in read_results(compare)}

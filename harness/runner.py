@@ -25,7 +25,7 @@ from harness.data import DataSource
 from harness.encoders.base import Encoder, build_encoder, resolve_device
 from harness.encoders.matryoshka import MemoEncoder, TruncatedEncoder
 from harness.encoders.model_files import check_remote_code
-from harness.encoders.weights import Weights, WeightsIndex, model_weights
+from harness.weights import Weights, WeightsIndex, model_weights
 from harness.errors import HarnessError
 from harness.families import FAMILIES
 from harness.families.base import Context
@@ -80,9 +80,14 @@ def _quiet_progress_bars() -> None:
         pass
 
 
-def run(plan: RunPlan) -> list[TaskResult]:
+def run(plan: RunPlan, encoder: Encoder | None = None, data: DataSource | None = None) -> list[TaskResult]:
+    """Run `plan`. `encoder`: a ready encoder (an in-memory model, harness.api) instead of one built from
+    plan.encoder; `data`: a data source that already holds the task data (the trainer evaluator's)."""
     if plan.output_dir is not None:
         _check_output_dir(plan.output_dir, plan)
+    if encoder is not None:
+        seed_everything(plan.seed)
+        return _run(plan, encoder, data)
     local = Path(plan.encoder.path).expanduser()
     if local.is_dir():  # checked before any library sees the model, so a refused model executes nothing
         check_remote_code(local, plan.encoder)
@@ -128,7 +133,7 @@ class _Set:
     results: dict[str, TaskResult] = field(default_factory=dict)  # planned tasks, in plan order
 
 
-def _run(plan: RunPlan, encoder: Encoder) -> list[TaskResult]:
+def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> list[TaskResult]:
     index = WeightsIndex(plan.cache_dir)
     weights = model_weights(plan.encoder, index)  # once per run: keys the cache, names the run
     identity = run_identity(plan, weights)
@@ -143,7 +148,7 @@ def _run(plan: RunPlan, encoder: Encoder) -> list[TaskResult]:
     memo = MemoEncoder(encoder) if dims else None  # Matryoshka: every truncation reuses the task's encodes
     encoder = memo or encoder
     sets = [_Set("", identity)] + [_Set(f"dim{d}", run_identity(plan, weights, d)) for d in dims]
-    data = DataSource(plan.data_dir)
+    data = data if data is not None else DataSource(plan.data_dir)
     started = datetime.now(timezone.utc)
     timings: dict[str, float] = {}
     kept: list[str] = []
@@ -276,7 +281,7 @@ def _provenance(plan: RunPlan, task: PlannedTask, weights: Weights | None, ident
              "weights_sha256": weights.sha256 if weights is not None else None,
              "backend": cfg.backend, "pooling": cfg.pooling, "normalize": cfg.normalize,
              "max_length": cfg.max_length, "dtype": cfg.dtype, "similarity": cfg.similarity,
-             "trust_remote_code": cfg.trust_remote_code}
+             "trust_remote_code": cfg.trust_remote_code, **({"st_config": cfg.st_config} if cfg.st_config else {})}
     if identity.fields["truncate_dim"] is not None:
         model["truncate_dim"] = identity.fields["truncate_dim"]
     return scrub({
@@ -286,7 +291,9 @@ def _provenance(plan: RunPlan, task: PlannedTask, weights: Weights | None, ident
                    "autocast": cfg.autocast, "attention": cfg.attention, "add_eos": cfg.add_eos,
                    "storage_dtype": plan.storage_dtype},
         "prompts": prompts,
-        "dataset": {"task_file": str(Path(task.spec.file).name), "hub": task.spec.hub, "parts": {}},
+        "dataset": {"task_file": str(Path(task.spec.file).name), "hub": task.spec.hub, "parts": {},
+                    # a gap of the local mirror the suite declares: {role: the role whose data stood in}
+                    **({"split_substitutes": task.split_substitutes} if task.split_substitutes else {})},
         "protocol": {"name": task.protocol, "params": task.params.as_dict()},
         "seed": plan.seed,
         "device": resolve_device(plan.device),

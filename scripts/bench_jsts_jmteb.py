@@ -31,6 +31,9 @@ from _bench_util import (HarnessRun, Laps, Measured, bench_parser, harness_overr
                          interleaved, loadavg, minilm_path, peer_run, print_table, read_jsonl, write_jsonl,
                          write_result)
 
+from harness.families.sts import JMTEB_NAMES
+
+INTERNAL = {v: k for k, v in JMTEB_NAMES.items()}  # JMTEB's names in score files -> the harness's similarities
 METHODS = ("st", "harness", "harness-warm")
 LABELS = {"st": "sentence-transformers STS evaluator", "harness": "harness protocol=jmteb, cold cache",
           "harness-warm": "harness protocol=jmteb, warm cache (2nd)"}
@@ -106,12 +109,13 @@ def main() -> None:
                         if "encode_seconds" in stats else "")
             note = (f"task {task_s:.1f} s (run.json seconds_per_task{encoding}), the rest of the process "
                     f"{run.seconds - task_s:.1f} s; cache {stats.get('hit_texts')} hits / {stats.get('miss_texts')} "
-                    f"misses; chose {scores['details']['optimal_similarity']}")
+                    f"misses; chose {INTERNAL[scores['details']['optimal_similarity_metric']]}")
             if method == "harness":
                 cold[round_] = run
             else:
                 note += "\n  " + warm_vs_cold(run, cold[round_])
-            details = {"chosen": scores["details"]["optimal_similarity"], "val_scores": scores["details"]["val_scores"],
+            details = {"chosen": INTERNAL[scores["details"]["optimal_similarity_metric"]],
+                       "val_scores": {INTERNAL[k]: v for k, v in scores["details"]["val_scores"].items()},
                        "metric_value": scores["metric_value"]}
             return Measured(run.seconds, run.cpu_seconds, task_s, run.load1, scores["metric_value"], details, note)
 

@@ -110,7 +110,9 @@ def main() -> None:
             work = tmp / f"{method}-{round_}"  # a fresh output_dir and a cold cache every time
             run = harness_run(common + (["encode=fast"] if method == "harness-fast" else []), work / "out",
                               work / "cache")
-            scores = run.scores("Retrieval", "scifact")["details"]["test_scores"]
+            scores = {f"{fn}_{metric}": value  # sentence-transformers' keys, <score function>_<metric>@k
+                      for fn, values in run.scores("Retrieval", "scifact")["details"]["test_scores"].items()
+                      for metric, value in values.items()}
             task_s = run.run_json["seconds_per_task"]["scifact"]
             note = (f"task {task_s:.1f} s (run.json seconds_per_task), the rest of the process "
                     f"{run.seconds - task_s:.1f} s; "

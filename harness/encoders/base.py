@@ -19,6 +19,7 @@ _BACKEND_CLASSES = {
     "transformers": "harness.encoders.hf_backend:TransformersEncoder",
     "static": "harness.encoders.static_backend:StaticEmbeddingEncoder",
     "openai": "harness.encoders.openai_backend:OpenAIEncoder",
+    "callable": "harness.api:CallableEncoder",  # a Python function given to harness.evaluate (not from YAML)
 }
 BACKENDS = Vocab.of("backend", _BACKEND_CLASSES)
 DTYPES = Vocab.of("dtype", ("float32", "bfloat16", "float16"))
@@ -86,12 +87,15 @@ class EncoderConfig:
     attention: str | None = None  # eager | sdpa | auto: transformers' attn_implementation; null = model default
     workers: int = 2  # CPU: batches on this many threads, the cores shared between them (encoders/workers.py);
     # vectors are bit-identical for any value; at most torch's thread count is used
+    # A model named by hub id or directory (or given in memory): what its sentence-transformers files say
+    # (harness.st_config). A record for provenance; the values it sets are fields above.
+    st_config: dict[str, Any] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
         """Fields that determine the embedding values (batch size, device and progress do not)."""
         data = asdict(self)
         for key in ("batch_size", "device", "show_progress", "name", "prompts", "similarity", "truncate_dims",
-                    "workers"):
+                    "workers", "st_config"):
             data.pop(key)
         # Defaults are left out so that cache keys written before these fields existed stay valid.
         if not data["add_eos"]:

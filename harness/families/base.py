@@ -87,6 +87,22 @@ def family(name: str, *protocols: Protocol) -> Family:
     return Family(name, {p.name: p for p in protocols})
 
 
+def variant_details(selection: str, chosen: str, val_scores: Mapping[str, Mapping[str, float]],
+                    test_scores: Mapping[str, Mapping[str, float]], names: Mapping[str, str] = {},
+                    **extras: Any) -> dict[str, Any]:
+    """A family's `details`, one shape for every protocol (JMTEB's): `<selection>` (the variant the main metric
+    is reported on), `val_scores` ({} for a protocol that scores one split), `test_scores`
+    {variant: {metric: value}}, then protocol extras. Variants are shown under `names` (a reference's own
+    spelling, e.g. JMTEB's "manhatten_distance"); extras keyed by variant are renamed alike."""
+    def rename(mapping: Mapping[str, Any]) -> dict[str, Any]:
+        return {names.get(k, k): v for k, v in mapping.items()}
+
+    out = {selection: names.get(chosen, chosen), "val_scores": rename(val_scores), "test_scores": rename(test_scores)}
+    for key, value in extras.items():
+        out[key] = rename(value) if key in ("extra_scores", "higher_is_similar") else value
+    return out
+
+
 def pick_best(val_scores: Mapping[str, Mapping[str, float]], metric: str) -> str:
     """JMTEB's selection: highest validation score, the first variant wins ties."""
     best, best_value = None, None

@@ -31,7 +31,8 @@ from sklearn.metrics import average_precision_score, f1_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Outcome, Protocol, family, labels_of, main_value, pick_best, texts_of
+from harness.families.base import (Context, Outcome, Protocol, family, labels_of, main_value, pick_best, texts_of,
+                                   variant_details)
 from harness.params import Params
 from harness.scoring.classification import classification_scores, label_ids
 from harness.spec import TaskSpec
@@ -45,6 +46,7 @@ CLASSIFIERS = {
     "logreg": lambda: LogisticRegression(),
 }
 CLASSIFIER = Vocab.of("classifier", CLASSIFIERS)
+SELECTION = "optimal_classifier_name"
 
 
 @dataclass(frozen=True)
@@ -137,9 +139,9 @@ def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> O
         val_scores[name] = classification_scores(y_val, fitted[name].predict(x_val))
     chosen = pick_best(val_scores, main)
     test = classification_scores(y_test, fitted[chosen].predict(x_test))
-    details = {"optimal_classifier": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
-               "n_labels": int(np.unique(np.concatenate([y_train, y_val, y_test])).size),
-               "convergence_warnings": warned}
+    details = variant_details(SELECTION, chosen, val_scores, {chosen: test},
+                              n_labels=int(np.unique(np.concatenate([y_train, y_val, y_test])).size),
+                              convergence_warnings=warned)
     return Outcome(main, main_value(task, test, main), details)
 
 
@@ -180,12 +182,12 @@ def evaluate_undersampled(task: TaskSpec, params: UndersampledParams, ctx: Conte
             scores["ap"] = float(average_precision_score(y_test, pred))
         per_experiment.append(scores)
     mean = {k: float(np.mean([s[k] for s in per_experiment])) for k in per_experiment[0]}
-    details = {"split": task.splits.get(params.split, params.split), "seed": ctx.seed,
-               "n_experiments": params.n_experiments, "samples_per_label": params.samples_per_label,
-               "test_scores": mean, "scores_per_experiment": per_experiment,
-               "convergence_warnings": warned,
-               "note": "MTEB logReg protocol re-implemented; sampled train sets differ from MTEB's, "
-                       "so numbers are approximate to MTEB's"}
+    details = variant_details(SELECTION, "logreg", {}, {"logreg": mean},
+                              split=task.splits.get(params.split, params.split), seed=ctx.seed,
+                              n_experiments=params.n_experiments, samples_per_label=params.samples_per_label,
+                              scores_per_experiment=per_experiment, convergence_warnings=warned,
+                              note="MTEB logReg protocol re-implemented; sampled train sets differ from MTEB's, "
+                                   "so numbers are approximate to MTEB's")
     return Outcome(params.main_metric, main_value(task, mean, params.main_metric), details)
 
 

@@ -27,7 +27,7 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Outcome, Protocol, family, main_value, pick_best
+from harness.families.base import Context, Outcome, Protocol, family, main_value, pick_best, variant_details
 from harness.families.classification import global_label_ids, load_split
 from harness.params import Params
 from harness.scoring.clustering import cluster_scores
@@ -42,6 +42,7 @@ ALGORITHMS: dict[str, Callable[[int, int | None], Any]] = {
     "Birch": lambda k, seed: Birch(n_clusters=k),
 }
 ALGORITHM = Vocab.of("clustering algorithm", ALGORITHMS)
+SELECTION = "optimal_clustering_model_name"
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,8 @@ def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> O
     if fallback:
         normalised.append(f"test/{chosen}")
     test = cluster_scores(y_test, pred)
-    details = {"optimal_clustering_model": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
-               "n_clusters": k, "seed": seed, "l2_normalised_fallback": normalised}
+    details = variant_details(SELECTION, chosen, val_scores, {chosen: test}, n_clusters=k, seed=seed,
+                              l2_normalised_fallback=normalised)
     return Outcome(main, test[main], details)
 
 
@@ -160,9 +161,10 @@ def evaluate_repeated(task: TaskSpec, params: RepeatedParams, ctx: Context) -> O
         with single_openmp_thread():
             v_measures.append(float(v_measure_score(y, model.fit_predict(x))))
     scores = {"v_measure": float(np.mean(v_measures)), "v_measure_std": float(np.std(v_measures))}
-    details = {"split": task.splits.get(params.split, params.split), "n_clusters": k, "seed": ctx.seed,
-               "v_measures": v_measures, "test_scores": scores,
-               "note": "test split only, seeded MiniBatchKMeans runs; approximate to MTEB's numbers"}
+    details = variant_details(SELECTION, "MiniBatchKMeans", {}, {"MiniBatchKMeans": scores},
+                              split=task.splits.get(params.split, params.split), n_clusters=k, seed=ctx.seed,
+                              v_measures=v_measures,
+                              note="test split only, seeded MiniBatchKMeans runs; approximate to MTEB's numbers")
     return Outcome(params.main_metric, main_value(task, scores, params.main_metric), details)
 
 

@@ -25,13 +25,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Outcome, Protocol, family, pick_best, texts_of
+from harness.families.base import Context, Outcome, Protocol, family, pick_best, texts_of, variant_details
 from harness.pairwise import PAIR_SCORES, pair_scores
 from harness.params import Params
 from harness.scoring.pair_classification import apply_thresholds, average_precision, threshold_search
 from harness.spec import TaskSpec
 
 COLUMNS = ("sentence1", "sentence2", "label")
+SELECTION = "optimal_distance_metric"
+# JMTEB 1.4's names in score files (sic: "manhatten"; "cosine_distances" holds a similarity)
+JMTEB_NAMES = {"cosine": "cosine_distances", "manhattan": "manhatten_distances", "euclidean": "euclidean_distances",
+               "dot": "dot_similarities"}
 
 
 @dataclass(frozen=True)
@@ -129,19 +133,21 @@ def evaluate_thresholds(task: TaskSpec, params: ThresholdParams, ctx: Context) -
     test = {"accuracy": test["accuracy"], "accuracy_threshold": thresholds["accuracy_threshold"],
             "binary_f1": test["binary_f1"], "binary_f1_threshold": thresholds["binary_f1_threshold"]}
     extras = {"ap": average_precision(scores, t_labels, correct_direction(chosen))}
-    details = {"optimal_distance": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
-               "extra_scores": {chosen: extras}, "cosine_as_distance": flip,
-               "higher_is_similar": {name: jmteb_direction(name, flip) for name in params.distances}}
+    details = variant_details(SELECTION, chosen, val_scores, {chosen: test}, JMTEB_NAMES,
+                              extra_scores={chosen: extras}, cosine_as_distance=flip,
+                              higher_is_similar={name: jmteb_direction(name, flip) for name in params.distances})
     return Outcome(main, test[main], details)
 
 
 def evaluate_average_precision(task: TaskSpec, params: AveragePrecisionParams, ctx: Context) -> Outcome:
     e1, e2, labels, _ = _encode_split(_load_split(task, params.split, ctx), ctx)
-    scores = {f"{name}_ap": average_precision(pair_scores(e1, e2, name), labels, correct_direction(name))
+    scores = {name: {"ap": average_precision(pair_scores(e1, e2, name), labels, correct_direction(name))}
               for name in params.distances}
-    scores["max_ap"] = max(scores.values())
-    details = {"split": task.splits.get(params.split, params.split), "test_scores": scores}
-    return Outcome(params.main_metric, scores[params.main_metric], details)
+    best = pick_best(scores, "ap")  # MTEB's max_ap: the best score's AP
+    reported = best if params.main_metric == "max_ap" else params.main_metric.removesuffix("_ap")
+    value = scores[reported]["ap"]
+    details = variant_details(SELECTION, reported, {}, scores, split=task.splits.get(params.split, params.split))
+    return Outcome(params.main_metric, value, details)
 
 
 PAIR_CLASSIFICATION = family("pair_classification",

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Outcome, Protocol, family, pick_best, texts_of
+from harness.families.base import Context, Outcome, Protocol, family, pick_best, texts_of, variant_details
 from harness.families.corpus import DOC_TEXT, Corpus, doc_text, load_corpus, rank_ids
 from harness.params import Params
 from harness.scoring.reranking import jmteb_rerank_metrics
@@ -40,6 +40,8 @@ from harness.vocab import Vocab
 
 COLUMNS = ("query", "retrieved_docs", "relevance_scores")
 LAYOUT = Vocab.of("candidates", ("lists", "positive_negatives", "grouped_rows"))
+SELECTION = "optimal_distance_metric"
+JMTEB_NAMES = {"cosine": "cosine_similarity", "dot": "dot_score", "euclidean_jmteb_retrieval": "euclidean_distance"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class SelectedParams(Params):
     """JMTEB: each similarity on validation queries, the best by `main_metric` reported on test."""
 
     protocol: ClassVar[str] = "jmteb"
+    variant_names: ClassVar[dict[str, str]] = JMTEB_NAMES  # how score files name the similarities
     main_metric: str = "ndcg@10"
     select_on: str | None = "validation"  # null: choose on the reported split itself
     split: str = "test"
@@ -56,7 +59,8 @@ class SelectedParams(Params):
     candidates: str = "lists"
 
     def metric_names(self) -> tuple[str, ...]:
-        return (*(f"ndcg@{k}" for k in self.ndcg_at), "map@10", "mrr@10")
+        """JMTEB reports nDCG only (MAP@10 and MRR@10 go to `extra_scores`)."""
+        return tuple(f"ndcg@{k}" for k in self.ndcg_at)
 
     def validate(self, where: str) -> None:
         SIMILARITIES.check_all(self.similarities, f"{where}: field 'similarities'")
@@ -74,10 +78,14 @@ class CardParams(SelectedParams):
     """The cards' ranx runs: cosine only, one split, binary-label nDCG@10 / MAP@10 / MRR@10."""
 
     protocol: ClassVar[str] = "card"
+    variant_names: ClassVar[dict[str, str]] = {}
     select_on: str | None = None
     similarities: tuple[str, ...] = ("cosine",)
     ndcg_at: tuple[int, ...] = (10,)
     doc_text: str = "title_text"
+
+    def metric_names(self) -> tuple[str, ...]:
+        return (*super().metric_names(), "map@10", "mrr@10")
 
 
 @dataclass
@@ -214,18 +222,25 @@ def evaluate(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
     row_of = {corpus.ids[i]: r for r, i in enumerate(used)}
     q_emb = {role: ctx.encode(q.texts, "query") for role, q in queries.items()}
 
-    def metrics(role: str, similarity: str) -> dict[str, float]:
+    reported = params.metric_names()
+
+    def metrics(role: str, similarity: str) -> tuple[dict[str, float], dict[str, float]]:
+        """(the protocol's metrics, the harness's extras) of one split under one similarity."""
         ranked = _rank(q_emb[role], queries[role], doc_emb, row_of, corpus, corpus_pos, similarity)
-        return jmteb_rerank_metrics(ranked, queries[role].grades, ndcg_at=params.ndcg_at)
+        scores = jmteb_rerank_metrics(ranked, queries[role].grades, ndcg_at=params.ndcg_at)
+        return ({k: v for k, v in scores.items() if k in reported},
+                {k: v for k, v in scores.items() if k not in reported})
 
     select = params.select_on or params.split
-    val_scores = {sim: metrics(select, sim) for sim in params.similarities}
+    val = {sim: metrics(select, sim) for sim in params.similarities}
+    val_scores = {sim: scores for sim, (scores, _) in val.items()}
     chosen = pick_best(val_scores, main)
-    test = val_scores[chosen] if select == params.split else metrics(params.split, chosen)
-    details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
-               "queries": {role: len(q.texts) for role, q in queries.items()},
-               "dropped_all_irrelevant_queries": {role: q.dropped for role, q in queries.items()},
-               "documents_embedded": len(used)}
+    test, extras = val[chosen] if select == params.split else metrics(params.split, chosen)
+    details = variant_details(SELECTION, chosen, val_scores, {chosen: test}, params.variant_names,
+                              extra_scores={chosen: extras} if extras else {},
+                              queries={role: len(q.texts) for role, q in queries.items()},
+                              dropped_all_irrelevant_queries={role: q.dropped for role, q in queries.items()},
+                              documents_embedded=len(used))
     return Outcome(main, test[main], details)
 
 

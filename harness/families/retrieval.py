@@ -27,8 +27,8 @@ from typing import ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Outcome, Protocol, family, main_value, pick_best, texts_of, \
-    with_per_item
+from harness.families.base import (Context, Outcome, Protocol, family, main_value, pick_best, texts_of,
+                                   variant_details, with_per_item)
 from harness.families.corpus import DOC_TEXT, Corpus, StreamedCorpus, load_corpus, stream_corpus
 from harness.params import Params
 from harness.scoring.retrieval import (answer_accuracy, extra_metrics, graded_ndcg, jmteb_metrics, st_metrics,
@@ -39,6 +39,9 @@ from harness.store import encode_to_disk
 from harness.vocab import Vocab
 
 RELEVANCE = Vocab.of("relevance", ("qrels", "answer_match"))
+SELECTION = "optimal_distance_metric"
+# JMTEB 1.4's names in score files (its "euclidean_distance" is 100 / (L2 + 1e-4))
+JMTEB_NAMES = {"cosine": "cosine_similarity", "dot": "dot_score", "euclidean_jmteb_retrieval": "euclidean_distance"}
 
 
 def _positive(params: Params, where: str, *names: str) -> None:
@@ -292,8 +295,8 @@ def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> O
     test, ranked = metrics(params.split, chosen)
     split = data.queries[params.split]
     extras = extra_metrics(ranked, split.relevant, recall_at=params.recall_at, map_at=params.map_at)
-    details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test},
-               "extra_scores": {chosen: extras}}
+    details = variant_details(SELECTION, chosen, val_scores, {chosen: test}, JMTEB_NAMES,
+                              extra_scores={chosen: extras})
     # the main metric per query (its mean is the score), for bootstrap intervals in reports
     per_query = [jmteb_metrics([r], [rel], ndcg_at=params.ndcg_at, accuracy_at=params.accuracy_at,
                                mrr_at=params.mrr_at)[params.main_metric] for r, rel in zip(ranked, split.relevant)]
@@ -316,8 +319,8 @@ def evaluate_trec(task: TaskSpec, params: TrecParams, ctx: Context) -> Outcome:
         run[qid], qrels[qid] = hits, queries.relevant[qi]
     evaluated, per_query = trec_per_query(run, qrels, k_values=params.k_values)
     scores_all = trec_means(evaluated, per_query, round_to=params.round_to)
-    details = {"similarity": similarity, "split": task.splits.get(params.split, params.split),
-               "queries": len(run), "test_scores": scores_all}
+    details = variant_details(SELECTION, similarity, {}, {similarity: scores_all},
+                              split=task.splits.get(params.split, params.split), queries=len(run))
     # unrounded per-query values of the main metric, for bootstrap intervals in reports
     values = per_query[params.main_metric]
     return Outcome(params.main_metric, scores_all[params.main_metric],
@@ -335,11 +338,10 @@ def evaluate_st(task: TaskSpec, params: EvaluatorParams, ctx: Context) -> Outcom
     idx, _ = _search(ctx, q_emb[keep], data.doc_emb, corpus, depth, similarity, params.chunk_size)
     ranked = [[corpus.ids[i] for i in row] for row in idx]
     scores = st_metrics(ranked, [queries.relevant[i] for i in keep], **metric_k)
-    # sentence-transformers' key names: <score function>_<metric>@k
-    named = {f"{similarity}_{key}": value for key, value in scores.items()}
-    main = f"{similarity}_{params.main_metric}"
-    details = {"similarity": similarity, "queries": len(keep), "documents": len(corpus.ids), "test_scores": named}
-    return Outcome(main, named[main], details)
+    details = variant_details(SELECTION, similarity, {}, {similarity: scores}, queries=len(keep),
+                              documents=len(corpus.ids))
+    # the main metric under sentence-transformers' key name: <score function>_<metric>@k
+    return Outcome(f"{similarity}_{params.main_metric}", scores[params.main_metric], details)
 
 
 def _card_rankings(task: TaskSpec, params: CardParams, ctx: Context, qids: list[str], q_emb, doc_emb,
@@ -380,11 +382,11 @@ def evaluate_card(task: TaskSpec, params: CardParams, ctx: Context) -> Outcome:
     scores = {f"ndcg@{k}": graded_ndcg(ranked, rel, k) for k in params.ndcg_at}
     scores.update(jmteb_metrics(ranked, rel, ndcg_at=(), accuracy_at=params.accuracy_at, mrr_at=params.mrr_at))
     scores.update(extra_metrics(ranked, rel, recall_at=params.recall_at, map_at=params.map_at))
-    details = {"similarity": params.similarity or ctx.encoder.config.similarity,
-               "split": task.splits.get(params.split, params.split), "queries": len(keep),
-               "dropped_queries_without_positive": len(relevant) - len(keep), "pool": params.pool,
-               "max_length": ctx.encoder.config.max_length, "approximate": params.approximate,
-               "test_scores": scores}
+    similarity = params.similarity or ctx.encoder.config.similarity
+    details = variant_details(SELECTION, similarity, {}, {similarity: scores},
+                              split=task.splits.get(params.split, params.split), queries=len(keep),
+                              dropped_queries_without_positive=len(relevant) - len(keep), pool=params.pool,
+                              max_length=ctx.encoder.config.max_length, approximate=params.approximate)
     return Outcome(params.main_metric, main_value(task, scores, params.main_metric), details)
 
 
@@ -406,10 +408,10 @@ def _evaluate_answers(task: TaskSpec, params: CardParams, ctx: Context) -> Outco
     rankings = _card_rankings(task, params, ctx, qids, q_emb, doc_emb, corpus, max(params.accuracy_at))
     texts = corpus.texts_at(sorted({d for row in rankings for d in row}))  # a streamed corpus: only these
     scores = answer_accuracy([[texts[d] for d in row] for row in rankings], answers, params.accuracy_at)
-    details = {"similarity": params.similarity or ctx.encoder.config.similarity,
-               "split": task.splits.get(params.split, params.split), "questions": len(rows),
-               "documents": len(corpus.ids), "pool": params.pool, "approximate": params.approximate,
-               "test_scores": scores}
+    similarity = params.similarity or ctx.encoder.config.similarity
+    details = variant_details(SELECTION, similarity, {}, {similarity: scores},
+                              split=task.splits.get(params.split, params.split), questions=len(rows),
+                              documents=len(corpus.ids), pool=params.pool, approximate=params.approximate)
     return Outcome(params.main_metric, main_value(task, scores, params.main_metric), details)
 
 

@@ -14,13 +14,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Outcome, Protocol, family, pick_best, texts_of, with_per_item
+from harness.families.base import (Context, Outcome, Protocol, family, pick_best, texts_of, variant_details,
+                                   with_per_item)
 from harness.pairwise import STS_SIMILARITIES, sts_similarity
 from harness.params import Params
 from harness.scoring.sts import correlations
 from harness.spec import TaskSpec
 
 STATISTICS = ("pearson", "spearman")
+SELECTION = "optimal_similarity_metric"
+# JMTEB 1.4's names in score files (sic: "manhatten"; its "euclidean" is negative Manhattan, our euclidean_jmteb)
+JMTEB_NAMES = {"cosine": "cosine_similarity", "manhattan": "manhatten_distance", "euclidean_jmteb": "euclidean_distance",
+               "dot": "dot_score"}
 
 
 @dataclass(frozen=True)
@@ -101,22 +106,19 @@ def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> O
     t1, t2, t_gold = _encode_split(test_rows, ctx)
     predicted = sts_similarity(t1, t2, chosen)
     test = correlations(t_gold, predicted)
-    details = {"optimal_similarity": chosen, "val_scores": val_scores, "test_scores": {chosen: test}}
+    details = variant_details(SELECTION, chosen, val_scores, {chosen: test}, JMTEB_NAMES)
     return Outcome(main, test[main], with_per_item(details, main, gold=t_gold, predicted=predicted))
 
 
 def evaluate_single(task: TaskSpec, params: SingleSplitParams, ctx: Context) -> Outcome:
     main = params.main_metric
     e1, e2, gold = _encode_split(_load_split(task, params.split, ctx), ctx)
-    scores, similarities = {}, {}
-    for name in params.similarities:
-        similarities[name] = sts_similarity(e1, e2, name)
-        for metric, value in correlations(gold, similarities[name]).items():
-            scores[f"{name}_{metric}"] = value
-    details = {"split": task.splits.get(params.split, params.split), "test_scores": scores}
-    similarity, _, statistic = main.rpartition("_")
-    return Outcome(main, scores[main], with_per_item(details, statistic, gold=gold,
-                                                     predicted=similarities[similarity]))
+    similarities = {name: sts_similarity(e1, e2, name) for name in params.similarities}
+    scores = {name: correlations(gold, values) for name, values in similarities.items()}
+    similarity, _, statistic = main.rpartition("_")  # MTEB's key: <similarity>_<statistic>
+    details = variant_details(SELECTION, similarity, {}, scores, split=task.splits.get(params.split, params.split))
+    return Outcome(main, scores[similarity][statistic],
+                   with_per_item(details, statistic, gold=gold, predicted=similarities[similarity]))
 
 
 STS = family("sts",

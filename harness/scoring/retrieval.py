@@ -71,7 +71,7 @@ def jmteb_metrics(
     accuracy_at: Sequence[int] = (1, 3, 5, 10),
     mrr_at: int = 10,
 ) -> dict[str, float]:
-    """JMTEB retrieval metrics: "ndcg@k", "accuracy@k" (hit rate), "mrr@k".
+    """JMTEB retrieval metrics, in the order JMTEB writes them: "accuracy@k" (hit rate), "ndcg@k", "mrr@k".
 
     Binary gain (grade > 0). JMTEB's IDCG is sum_{r=1}^{|R|} 1/log2(r+1), *not*
     truncated at k, so a perfect top-10 scores < 1 when |R| > 10. Queries with
@@ -81,10 +81,10 @@ def jmteb_metrics(
     _check_aligned(ranked, relevant)
     depth = max([*ndcg_at, *accuracy_at, mrr_at])
     out: dict[str, list[float]] = {}
-    for k in ndcg_at:
-        out[f"ndcg@{k}"] = []
     for k in accuracy_at:
         out[f"accuracy@{k}"] = []
+    for k in ndcg_at:
+        out[f"ndcg@{k}"] = []
     out[f"mrr@{mrr_at}"] = []
     for ranked_q, rel in zip(ranked, relevant):
         pos = _positives(rel)

@@ -11,9 +11,9 @@ import pytest
 
 from harness.cache import key_material
 from harness.cli import main
-from harness.encoders import weights as weights_module
+from harness import weights as weights_module
 from harness.encoders.base import EncoderConfig
-from harness.encoders.weights import INDEX, Weights, WeightsIndex, directory_sha256, model_files
+from harness.weights import INDEX, Weights, WeightsIndex, directory_sha256, model_files
 from tests.conftest import resave_with_other_weights
 from tests.faults.conftest import make_data
 

@@ -11,7 +11,12 @@ from scipy.stats import spearmanr
 from sentence_transformers import SentenceTransformer
 
 from harness.cli import main
+from harness.families.retrieval import JMTEB_NAMES as RETRIEVAL_NAMES
+from harness.families.sts import JMTEB_NAMES as STS_NAMES
 from tests.conftest import CORPUS, write_jsonl
+
+INTERNAL_STS = {v: k for k, v in STS_NAMES.items()}
+INTERNAL_RETRIEVAL = {v: k for k, v in RETRIEVAL_NAMES.items()}
 
 
 def _sts_rows(rng: random.Random, n: int) -> list[dict]:
@@ -44,7 +49,7 @@ def test_tiny_model_run_matches_direct_computation(tmp_path, tiny_model, capsys)
 
     model = SentenceTransformer(str(tiny_model), device="cpu")
     # STS: the chosen similarity is the validation best; recompute its test Spearman directly.
-    chosen = sts["details"]["optimal_similarity"]
+    chosen = INTERNAL_STS[sts["details"]["optimal_similarity_metric"]]  # JMTEB's name -> ours
     test = [json.loads(line) for line in (data / "jsts" / "test.jsonl").read_text().splitlines()]
     e1 = model.encode([r["sentence1"] for r in test])
     e2 = model.encode([r["sentence2"] for r in test])
@@ -56,7 +61,7 @@ def test_tiny_model_run_matches_direct_computation(tmp_path, tiny_model, capsys)
     assert summary["STS"]["jsts"] == {"spearman": sts["metric_value"]}
 
     # Retrieval: nDCG@10 of the chosen similarity equals pytrec_eval's (|R| = 2 <= 10, so they agree).
-    chosen = retrieval["details"]["optimal_similarity"]
+    chosen = INTERNAL_RETRIEVAL[retrieval["details"]["optimal_distance_metric"]]
     q = model.encode([r["query"] for r in queries])
     d = model.encode([r["text"] for r in docs])  # titles are empty: title_text == text
     if chosen == "cosine":

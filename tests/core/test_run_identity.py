@@ -20,7 +20,7 @@ def _common(tmp_path: Path, model: Path) -> list[str]:
 def test_sweep_over_protocols_writes_two_directories_shown_as_two_rows_and_series(tmp_path, tiny_model,
                                                                                  monkeypatch, capsys):
     make_data(tmp_path / "data", sts_rows=20)
-    monkeypatch.setattr("harness.paths.RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr("harness.paths.RUNS_DIR", tmp_path / "results" / "runs")
     code = main(["run", "-m", *_common(tmp_path, tiny_model), "protocol=mteb,jmteb",
                  f"hydra.sweep.dir={tmp_path}/hydra"])
     assert code == 0, capsys.readouterr().err

@@ -57,14 +57,14 @@ def test_retrieval_card_pool_and_min_grade(tiny):
     out = tiny.run(task, vectors, protocol="card")
     # Whole corpus: d3 would rank 4th. Within the pool {d3, d4}: d4 then d3 -> recall@1 = 0, recall@5 = 1.
     assert out.metric_value == 0.0
-    assert out.details["test_scores"]["recall@5"] == 1.0
-    assert out.details["test_scores"]["mrr@10"] == 0.5
+    assert out.details["test_scores"]["cosine"]["recall@5"] == 1.0
+    assert out.details["test_scores"]["cosine"]["mrr@10"] == 0.5
     assert out.details["queries"] == 1 and out.details["dropped_queries_without_positive"] == 1
 
     no_pool = tiny.make("miracl_full", "retrieval", "Retrieval", {"dev": queries, "corpus": corpus},
                         splits={"test": "dev"}, protocols={"card": {"main_metric": "recall@1"}})
     full = tiny.run(no_pool, vectors, protocol="card")
-    assert full.details["test_scores"]["mrr@10"] == 0.2  # d0, d1, d2, d4, d3: d3 is 5th
+    assert full.details["test_scores"]["cosine"]["mrr@10"] == 0.2  # d0, d1, d2, d4, d3: d3 is 5th
 
 
 def test_answer_match_accuracy_by_hand(tiny):
@@ -80,7 +80,7 @@ def test_answer_match_accuracy_by_hand(tiny):
                                          "accuracy_at": [1, 2]}}, params={"doc_text": "title_text"})
     vectors = {"世界一高い山は": vec(0), "山 富士山は日本一高い": vec(1), "山 エベレストが最高峰": vec(5)}
     out = tiny.run(task, vectors, protocol="card")
-    assert out.metric_value == 0.0 and out.details["test_scores"]["accuracy@2"] == 1.0
+    assert out.metric_value == 0.0 and out.details["test_scores"]["cosine"]["accuracy@2"] == 1.0
     bad = tiny.make("aio_bad", "retrieval", "Retrieval", {"dev": [{"qid": "1", "query": "q", "answers": "x"}],
                                                           "corpus": corpus}, splits={"test": "dev"},
                     protocols={"card": {"relevance": "answer_match", "main_metric": "accuracy@1"}})
@@ -97,23 +97,23 @@ def test_nanobeir_drops_empty_texts_but_counts_them_relevant(tiny):
                      protocols={"nanobeir": {"name": "NanoTest"}}, schema="beir")
     vectors = {"first": vec(0), "third": vec(0), "one": vec(10), "three": vec(5)}
     out = tiny.run(task, vectors, protocol="nanobeir")
-    scores = out.details["test_scores"]
+    scores = out.details["test_scores"]["cosine"]
     # q1: R = {d1, d2} (d2 dropped but relevant); ranking d3, d1 -> recall@1 0, recall@3 1/2, mrr@10 1/2,
     #     ndcg@10 = (1/log2 3) / (1 + 1/log2 3), map@100 = (1/2) / 2.
     # q3: score-0 qrels row still counts as relevant (sentence-transformers ignores scores): d3 first -> all 1.
     assert out.details["queries"] == 2
     assert out.metric_name == "cosine_ndcg@10"
-    assert scores["cosine_recall@3"] == pytest.approx((0.5 + 1) / 2)
-    assert scores["cosine_mrr@10"] == pytest.approx((0.5 + 1) / 2)
-    assert scores["cosine_ndcg@10"] == pytest.approx(((1 / math.log2(3)) / (1 + 1 / math.log2(3)) + 1) / 2)
-    assert scores["cosine_map@100"] == pytest.approx((0.25 + 1) / 2)
-    assert scores["cosine_precision@1"] == pytest.approx(0.5)
+    assert scores["recall@3"] == pytest.approx((0.5 + 1) / 2)
+    assert scores["mrr@10"] == pytest.approx((0.5 + 1) / 2)
+    assert scores["ndcg@10"] == pytest.approx(((1 / math.log2(3)) / (1 + 1 / math.log2(3)) + 1) / 2)
+    assert scores["map@100"] == pytest.approx((0.25 + 1) / 2)
+    assert scores["precision@1"] == pytest.approx(0.5)
 
 
 def _result(name: str, ndcg: float) -> tuple[str, TaskResult]:
     return name, TaskResult(task=name.lower(), category="Retrieval", family="retrieval", protocol="nanobeir",
                             metric_name="cosine_ndcg@10", metric_value=ndcg,
-                            details={"test_scores": {"cosine_ndcg@10": ndcg, "cosine_mrr@10": ndcg / 2}},
+                            details={"test_scores": {"cosine": {"ndcg@10": ndcg, "mrr@10": ndcg / 2}}},
                             provenance={"protocol": {"params": {"name": name}}})
 
 

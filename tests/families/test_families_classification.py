@@ -46,7 +46,7 @@ def test_knn_golden_tiny_case(tiny):
     # macro F1 = (2/3 + 2/3 + 1) / 3 = 7/9.
     assert out.metric_name == "macro_f1"
     assert math.isclose(out.metric_value, 7 / 9, rel_tol=1e-12)
-    assert out.details["optimal_classifier"] == "knn_cosine_k_2"
+    assert out.details["optimal_classifier_name"] == "knn_cosine_k_2"
     assert out.details["test_scores"]["knn_cosine_k_2"] == {"accuracy": 0.75, "macro_f1": pytest.approx(7 / 9)}
     assert out.details["val_scores"]["knn_cosine_k_2"] == {"accuracy": 1.0, "macro_f1": 1.0}
 
@@ -85,7 +85,7 @@ def test_matches_sklearn_fitted_directly(tiny):
         val[name] = {"accuracy": accuracy_score(va_y, pred), "macro_f1": f1_score(va_y, pred, average="macro")}
     best = max(val, key=lambda n: (val[n]["macro_f1"], -list(models).index(n)))
     pred = models[best].predict(x["te"])
-    assert out.details["optimal_classifier"] == best
+    assert out.details["optimal_classifier_name"] == best
     for name in models:
         assert out.details["val_scores"][name] == pytest.approx(val[name], abs=1e-12)
     assert out.metric_value == pytest.approx(f1_score(te_y, pred, average="macro"), abs=1e-12)
@@ -145,9 +145,9 @@ def test_mteb_protocol_matches_direct_undersampling(tiny):
     acc, f1 = _mteb_direct(x_tr, tr_y, x_te, te_y, 42, 4, 5)
     assert out.metric_name == "accuracy"
     assert out.metric_value == pytest.approx(acc, abs=1e-12)
-    assert out.details["test_scores"]["f1"] == pytest.approx(f1, abs=1e-12)
+    assert out.details["test_scores"]["logreg"]["f1"] == pytest.approx(f1, abs=1e-12)
     assert len(out.details["scores_per_experiment"]) == 4
-    assert "ap" not in out.details["test_scores"]  # three classes: no AP
+    assert "ap" not in out.details["test_scores"]["logreg"]  # three classes: no AP
     # the seed matters and is honoured
     again = tiny.run(task, vectors, protocol="mteb", seed=42)
     other = tiny.run(task, vectors, protocol="mteb", seed=1)
@@ -163,8 +163,8 @@ def test_mteb_binary_reports_ap_of_hard_predictions(tiny):
         "train": _rows(tr_t, tr_y), "validation": _rows(te_t, te_y), "test": _rows(te_t, te_y),
     }, splits=SPLITS, protocols={"jmteb": {}, "mteb": {"n_experiments": 2, "samples_per_label": 8}})
     out = tiny.run(task, vectors, protocol="mteb")
-    assert set(out.details["test_scores"]) == {"accuracy", "f1", "f1_weighted", "ap"}
-    assert 0.0 <= out.details["test_scores"]["ap"] <= 1.0
+    assert set(out.details["test_scores"]["logreg"]) == {"accuracy", "f1", "f1_weighted", "ap"}
+    assert 0.0 <= out.details["test_scores"]["logreg"]["ap"] <= 1.0
 
 
 @pytest.mark.parametrize("bad, message", [

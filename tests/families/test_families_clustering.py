@@ -50,7 +50,7 @@ def test_golden_v_measure_with_one_misplaced_point(tiny):
     c = 1 - 0.5 / (-(0.25 * math.log2(0.25)) - 0.75 * math.log2(0.75))
     v = 2 * h * c / (h + c)
     assert v == pytest.approx(0.343711, abs=1e-6)
-    assert out.details["optimal_clustering_model"] == "MiniBatchKMeans"
+    assert out.details["optimal_clustering_model_name"] == "MiniBatchKMeans"
     assert all(s["v_measure_score"] == pytest.approx(1.0) for s in out.details["val_scores"].values())
     assert out.metric_name == "v_measure_score"
     assert out.metric_value == pytest.approx(v, abs=1e-9)
@@ -82,7 +82,7 @@ def test_matches_sklearn_fitted_directly(tiny):
                for name, make in makers.items()}
         best = next(n for n in makers if val[n] == max(val.values()))  # first of the best
         expected = homogeneity_completeness_v_measure(te_y, makers[best]().fit_predict(x_te))
-    assert out.details["optimal_clustering_model"] == best
+    assert out.details["optimal_clustering_model_name"] == best
     for name in makers:
         assert out.details["val_scores"][name]["v_measure_score"] == pytest.approx(val[name], abs=1e-12)
     assert out.metric_value == pytest.approx(expected[2], abs=1e-12)

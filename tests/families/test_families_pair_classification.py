@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score, average_precision_score, f1_score
 from sklearn.metrics.pairwise import paired_cosine_distances, paired_euclidean_distances, paired_manhattan_distances
 
 from harness.errors import HarnessError
+from harness.families.pair_classification import JMTEB_NAMES as N  # JMTEB's names in score files
 
 SPLITS = {"validation": "validation", "test": "test"}
 
@@ -43,37 +44,37 @@ def test_golden_cosine_correct_direction(tiny):
     #   i=1: TP1 FP1 FN1 TN1 -> acc 1/2, F1 1/2
     #   i=2: TP2 FP1 FN0 TN1 -> acc 3/4 (not strictly better), F1 2/(3/2 + 1) = 0.8
     # best accuracy 0.75 at (0.9+0.8)/2 = 0.85; best F1 0.8 at (0.3+0.1)/2 = 0.2.
-    val = out.details["val_scores"]["cosine"]
+    val = out.details["val_scores"][N["cosine"]]
     assert val["accuracy"] == 0.75 and val["binary_f1"] == pytest.approx(0.8)
     assert val["accuracy_threshold"] == pytest.approx(0.85, abs=1e-6)
     assert val["binary_f1_threshold"] == pytest.approx(0.2, abs=1e-6)
     # Test scores 0.95 0.5 0.15 0.25, labels 1 1 0 0. score >= 0.85 -> 1 0 0 0: acc 3/4.
     # score >= 0.2 -> 1 1 0 1: TP2 FP1 FN0 -> F1 = 4/5.
-    test = out.details["test_scores"]["cosine"]
+    test = out.details["test_scores"][N["cosine"]]
     assert out.metric_name == "binary_f1" and out.metric_value == pytest.approx(0.8)
     assert test["accuracy"] == 0.75
     # AP (correct direction): ranking 0.95(1) 0.5(1) 0.25(0) 0.15(0) -> both positives first -> 1.0
-    assert out.details["extra_scores"]["cosine"]["ap"] == pytest.approx(1.0)
+    assert out.details["extra_scores"][N["cosine"]]["ap"] == pytest.approx(1.0)
 
 
 def test_golden_cosine_as_distance_bug(tiny):
     task, vectors = _golden_task(tiny, "pc_bug", {"jmteb": {"distances": ["cosine"]}})
     out = tiny.run(task, vectors)
     assert out.details["cosine_as_distance"] is True
-    assert out.details["higher_is_similar"] == {"cosine": False}
+    assert out.details["higher_is_similar"] == {N["cosine"]: False}
     # JMTEB's bug: cosine sorted ascending as if it were a distance: 0.1(0) 0.3(1) 0.8(0) 0.9(1)
     #   i=0: TP0 FP1 FN2 TN1 -> acc 1/4, F1 0
     #   i=1: TP1 FP1 FN1 TN1 -> acc 1/2, F1 1/2
     #   i=2: TP1 FP2 FN1 TN0 -> acc 1/4, F1 2/(3 + 2) = 0.4
     # both thresholds at (0.3+0.8)/2 = 0.55.
-    val = out.details["val_scores"]["cosine"]
+    val = out.details["val_scores"][N["cosine"]]
     assert val["accuracy"] == 0.5 and val["binary_f1"] == 0.5
     assert val["accuracy_threshold"] == pytest.approx(0.55, abs=1e-6)
     # Test: positive iff score < 0.55 -> 0 1 1 1 vs labels 1 1 0 0: acc 1/4; TP1 FP2 FN1 -> F1 2/5.
     assert out.metric_value == pytest.approx(0.4)
-    assert out.details["test_scores"]["cosine"]["accuracy"] == 0.25
+    assert out.details["test_scores"][N["cosine"]]["accuracy"] == 0.25
     # the AP extra ignores the bug: it always uses the correct direction
-    assert out.details["extra_scores"]["cosine"]["ap"] == pytest.approx(1.0)
+    assert out.details["extra_scores"][N["cosine"]]["ap"] == pytest.approx(1.0)
 
 
 def test_bug_changes_the_selected_distance(tiny):
@@ -81,14 +82,14 @@ def test_bug_changes_the_selected_distance(tiny):
     # scores all reach val F1 0.8 while the bugged cosine reaches 0.5.
     task, vectors = _golden_task(tiny, "pc_all", {"jmteb": {}})
     bugged = tiny.run(task, vectors)
-    assert bugged.details["optimal_distance"] == "manhattan"  # first of the 0.8s; cosine lost to the bug
-    assert bugged.details["val_scores"]["cosine"]["binary_f1"] == 0.5
+    assert bugged.details["optimal_distance_metric"] == N["manhattan"]  # first of the 0.8s; cosine lost to the bug
+    assert bugged.details["val_scores"][N["cosine"]]["binary_f1"] == 0.5
     assert bugged.metric_value == pytest.approx(0.8)
     task, vectors = _golden_task(tiny, "pc_all_fixed", {"jmteb": {"cosine_as_distance": False}})
     fixed = tiny.run(task, vectors)
-    assert fixed.details["optimal_distance"] == "cosine"
-    assert fixed.details["higher_is_similar"] == {"cosine": True, "manhattan": False, "euclidean": False,
-                                                  "dot": True}
+    assert fixed.details["optimal_distance_metric"] == N["cosine"]
+    assert fixed.details["higher_is_similar"] == {N["cosine"]: True, N["manhattan"]: False, N["euclidean"]: False,
+                                                  N["dot"]: True}
 
 
 def _random_split(rng, n, prefix, dim=8):
@@ -143,18 +144,18 @@ def test_matches_brute_force_threshold_search(tiny, cosine_as_distance):
     val_scores, test_scores = _independent_scores(val_rows, vectors), _independent_scores(test_rows, vectors)
     brute = {d: _brute_force(val_scores[d], y_val, similar[d]) for d in similar}
     for d in similar:
-        got = out.details["val_scores"][d]
+        got = out.details["val_scores"][N[d]]
         assert got["accuracy"] == pytest.approx(brute[d]["accuracy"][0], abs=1e-12)
         assert got["binary_f1"] == pytest.approx(brute[d]["binary_f1"][0], abs=1e-12)
         assert got["binary_f1_threshold"] == pytest.approx(brute[d]["binary_f1"][1], abs=1e-4)
     chosen = next(d for d in similar if brute[d]["binary_f1"][0] == max(b["binary_f1"][0] for b in brute.values()))
-    assert out.details["optimal_distance"] == chosen
+    assert out.details["optimal_distance_metric"] == N[chosen]
     pred_f1 = _predict(test_scores[chosen], brute[chosen]["binary_f1"][1], similar[chosen])
     pred_acc = _predict(test_scores[chosen], brute[chosen]["accuracy"][1], similar[chosen])
     assert out.metric_value == pytest.approx(f1_score(y_test, pred_f1), abs=1e-12)
-    assert out.details["test_scores"][chosen]["accuracy"] == pytest.approx(accuracy_score(y_test, pred_acc))
+    assert out.details["test_scores"][N[chosen]]["accuracy"] == pytest.approx(accuracy_score(y_test, pred_acc))
     sign = 1 if chosen in ("cosine", "dot") else -1
-    assert out.details["extra_scores"][chosen]["ap"] == pytest.approx(
+    assert out.details["extra_scores"][N[chosen]]["ap"] == pytest.approx(
         average_precision_score(y_test, sign * test_scores[chosen]), abs=1e-9)
 
 
@@ -167,9 +168,9 @@ def test_mteb_max_ap_matches_sklearn(tiny):
     out = tiny.run(task, vectors, protocol="mteb")
     scores = _independent_scores(rows, vectors)
     y = [r["label"] for r in rows]
-    expected = {f"{d}_ap": average_precision_score(y, s if d in ("cosine", "dot") else -s) for d, s in scores.items()}
+    expected = {d: average_precision_score(y, s if d in ("cosine", "dot") else -s) for d, s in scores.items()}
     for key, value in expected.items():
-        assert out.details["test_scores"][key] == pytest.approx(value, abs=1e-9)
+        assert out.details["test_scores"][key]["ap"] == pytest.approx(value, abs=1e-9)
     assert out.metric_name == "max_ap"
     assert out.metric_value == pytest.approx(max(expected.values()), abs=1e-9)
 

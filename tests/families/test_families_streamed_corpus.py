@@ -67,7 +67,7 @@ def test_streamed_card_pool_and_min_grade_like_in_memory(tiny, monkeypatch):
                      splits={"test": "dev"}, protocols={"card": {"main_metric": "recall@1", "pool": "pool"}})
     vectors = {"qa": vec(0), "qb": vec(0), "d0": vec(1), "d1": vec(2), "d2": vec(3), "d3": vec(20), "d4": vec(10)}
     out = both_ways(tiny, task, vectors, "card", monkeypatch)
-    assert out.metric_value == 0.0 and out.details["test_scores"]["mrr@10"] == 0.5
+    assert out.metric_value == 0.0 and out.details["test_scores"]["cosine"]["mrr@10"] == 0.5
 
 
 def test_streamed_answer_match_reads_back_only_the_ranked_texts(tiny, monkeypatch):
@@ -89,7 +89,7 @@ def test_streamed_answer_match_reads_back_only_the_ranked_texts(tiny, monkeypatc
 
     monkeypatch.setattr(StreamedCorpus, "texts_at", spy)
     out = both_ways(tiny, task, vectors, "card", monkeypatch)
-    assert out.metric_value == 0.0 and out.details["test_scores"]["accuracy@2"] == 1.0
+    assert out.metric_value == 0.0 and out.details["test_scores"]["cosine"]["accuracy@2"] == 1.0
     assert asked == [[0, 6]]  # the top 2 of the one question, not the 8 texts
 
 

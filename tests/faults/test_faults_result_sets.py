@@ -113,7 +113,7 @@ def _paused(root: Path, model: Path, out: Path, stop: str, sig: int) -> subproce
                              *_args(root, model, out)],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600  # generous: a loaded CI machine can take minutes to import torch
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline

@@ -1,19 +1,22 @@
-"""What a model's vectors are computed from: the content of its files, not its name or path.
+"""Content identity of a model: a sha256 over what it computes with, never over where it came from.
 
-A fine-tuned model saved over the old one at the same `model.path` must never be served the old model's cached
-vectors nor be labelled as the old model's run. So the files of the model directory (a local directory, or for a
-hub id the snapshot of the commit its revision resolved to) are hashed with sha256, and that hash keys the
-embedding cache, names the run (harness.identity) and is recorded in provenance.
+A model in memory (harness.api): `state_dict_sha256` hashes every tensor of a torch module's state_dict (name,
+dtype, shape, raw bytes, in name order), so a model changed by one training step gets another identity, and the
+embedding cache (keyed by it through the model path `memory:sha256:<hex>`, harness.api) never serves the vectors
+of other weights. For a sentence-transformers model the modules' configuration and the tokenizer are part of the
+identity too: the same weights behind another pooling mode, max length or vocabulary embed differently.
 
-Every regular file counts except those no local backend reads: documentation, images, hidden files (.git,
-.gitattributes) and other frameworks' exports (ONNX, OpenVINO, TensorFlow, Flax, Rust, GGUF). Listing what to
-skip rather than what to keep is deliberate: an unknown file (a custom module's weights, a remote-code .py) is
-hashed rather than silently ignored.
-
-Hashing a 1 GB model takes a few seconds, so each file's hash is remembered in a small index under the cache
-directory (`weights-index.json`), keyed by the file's absolute path and trusted while its size, mtime, ctime and
-inode are unchanged (the same trust `make` puts in mtimes; writing a file changes its ctime, which no tool can
-set back). Without a cache directory the files are hashed once per run.
+A model on disk (`model_weights`): a fine-tuned model saved over the old one at the same `model.path` must never
+be served the old model's cached vectors nor be labelled as the old model's run. So the files of the model
+directory (a local directory, or for a hub id the snapshot of the commit its revision resolved to) are hashed
+with sha256, and that hash keys the embedding cache, names the run (harness.identity) and is recorded in
+provenance. Every regular file counts except those no local backend reads: documentation, images, hidden files
+(.git, .gitattributes) and other frameworks' exports (ONNX, OpenVINO, TensorFlow, Flax, Rust, GGUF). Listing what
+to skip rather than what to keep is deliberate: an unknown file (a custom module's weights, a remote-code .py) is
+hashed rather than silently ignored. Hashing a 1 GB model takes a few seconds, so each file's hash is remembered
+in a small index under the cache directory (`weights-index.json`), keyed by the file's absolute path and trusted
+while its size, mtime, ctime and inode are unchanged (the same trust `make` puts in mtimes; writing a file
+changes its ctime, which no tool can set back). Without a cache directory the files are hashed once per run.
 """
 
 from __future__ import annotations
@@ -30,9 +33,51 @@ from harness.atomic import write_json
 from harness.encoders.base import TORCH_BACKENDS, EncoderConfig
 from harness.errors import HarnessError
 
+_BLOCK = 1 << 24  # bytes hashed per update: a large tensor is read in slices, never copied whole
+
+
+def update_with_state_dict(digest: Any, module: Any) -> None:
+    """Feed `module.state_dict()` to `digest`: each tensor's name, dtype and shape, then its bytes."""
+    import torch
+
+    for name, tensor in sorted(module.state_dict().items()):
+        tensor = tensor.detach()
+        digest.update(f"\x00{name}\x00{tensor.dtype}\x00{tuple(tensor.shape)}\x00".encode())
+        flat = tensor.reshape(-1)
+        step = max(1, _BLOCK // flat.element_size())
+        for start in range(0, flat.numel(), step):  # bytes as stored (bfloat16 too: viewed as uint8)
+            digest.update(flat[start:start + step].cpu().contiguous().view(torch.uint8).numpy().tobytes())
+
+
+def state_dict_sha256(module: Any) -> str:
+    """sha256 of a torch module's parameters and buffers (see `update_with_state_dict`)."""
+    digest = hashlib.sha256()
+    update_with_state_dict(digest, module)
+    return digest.hexdigest()
+
+
+def sentence_transformer_sha256(model: Any) -> str:
+    """sha256 of a SentenceTransformer's weights, its modules' configuration and its tokenizer."""
+    digest = hashlib.sha256()
+    update_with_state_dict(digest, model)
+    layout = [[type(m).__name__, m.get_config_dict() if hasattr(m, "get_config_dict") else None] for m in model]
+    digest.update(json.dumps({"modules": layout, "max_seq_length": model.max_seq_length},
+                             sort_keys=True, default=str).encode())
+    tokenizer = getattr(model, "tokenizer", None)
+    backend = getattr(tokenizer, "backend_tokenizer", None)  # a fast tokenizer: its whole definition as JSON
+    if backend is not None:
+        digest.update(backend.to_str().encode())
+    elif tokenizer is not None:
+        digest.update(json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+# ---- a model's files ------------------------------------------------------------------------------------------
+
 log = logging.getLogger(__name__)
 
 INDEX = "weights-index.json"
+MEMORY_PREFIX = "memory:sha256:"  # the path of a model given in memory (harness.api)
 _SKIP_DIRS = {"onnx", "openvino", "__pycache__"}
 _SKIP_SUFFIXES = {".md", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".onnx", ".h5", ".msgpack", ".ot", ".gguf",
                   ".tflite", ".mlmodel", ".lock", ".pyc"}
@@ -48,9 +93,6 @@ class Weights:
     sha256: str | None
     commit: str | None = None
     files: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "commit": self.commit}
 
 
 def model_files(directory: Path) -> list[Path]:
@@ -128,6 +170,8 @@ def model_weights(config: EncoderConfig, index: WeightsIndex | None = None) -> W
     or cannot find. Call it once per run, after the backend is built (a hub model is then in the local cache)."""
     if config.backend not in LOCAL_BACKENDS:
         return None
+    if config.path.startswith(MEMORY_PREFIX):  # a model in memory: its tensors' hash is its path (harness.api)
+        return Weights(config.path.removeprefix(MEMORY_PREFIX))
     local = Path(config.path).expanduser()
     if local.is_dir():
         sha, count = directory_sha256(local, index)
