@@ -36,9 +36,9 @@ from harness.encoders.base import EncoderConfig, Side, check_embeddings
 from harness.errors import HarnessError, one_of
 from harness.results import TaskResult, read_results
 from harness.summary import Summary, summary_of
+from harness.weights import MEMORY_PREFIX
 
 GROUPS = ("model", "suite", "encode", "experiment")
-MEMORY_PREFIX = "memory:sha256:"
 
 
 @dataclass(frozen=True)

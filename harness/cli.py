@@ -241,11 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         if debug:
             print(scrub_text(traceback.format_exc()), end="", file=sys.stderr)
-        else:
-            print(f"error: {scrub_text(str(exc))}", file=sys.stderr)
+        else:  # one line per failure (a run whose tasks failed says each)
+            for line in scrub_text(str(exc)).splitlines() or [""]:
+                print(f"error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: finished chunks stay in the embedding cache; rerun to resume", file=sys.stderr)
+        print("interrupted: the output directory holds the previous results or this run's, never a mix; finished "
+              "chunks stay in the embedding cache; rerun to resume", file=sys.stderr)
         return 130
     except Exception:  # a bug: the traceback, with secrets scrubbed (a client error may quote a key)
         print(scrub_text(traceback.format_exc()), end="", file=sys.stderr)

@@ -45,7 +45,7 @@ _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
                "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
-               "cache_chunk": (int, False), "overwrite": (bool, False)}
+               "cache_chunk": (int, False), "overwrite": (bool, False), "resume": (bool, False)}
 
 
 def group_names(group: str) -> list[str]:
@@ -130,12 +130,13 @@ class RunPlan:
     encoder: EncoderConfig
     suite: str
     tasks: list[PlannedTask]
-    output_dir: Path
+    output_dir: Path | None  # None: named by the run identity (harness.identity.default_output_dir)
     model_file: str
     data_dir: Path | None = None
     cache_dir: Path | None = None
     seed: int = 0
-    overwrite: bool = False
+    overwrite: bool = False  # replace a set of another run identity in output_dir
+    resume: bool = True  # keep the previous set's tasks that are exactly what this run would compute
     aggregate: str | None = None
     cache_chunk: int = 4096  # texts per cache entry: a killed run re-encodes at most one chunk
     storage_dtype: str | None = None  # retrieval corpora encoded to a disk memmap of this dtype (harness.store)
@@ -254,7 +255,6 @@ def plan_tasks(suite: dict[str, Any], suite_file: Path, protocol: str | None, on
 
 def plan(cfg: DictConfig) -> RunPlan:
     from harness.aggregate import AGGREGATES
-    from harness.paths import RUNS_DIR
 
     data = OmegaConf.to_container(cfg, resolve=True)
     check_fields(data, _TOP_FIELDS, CONF_DIR / "config.yaml")
@@ -288,11 +288,11 @@ def plan(cfg: DictConfig) -> RunPlan:
     data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
     if data_dir is not None and not data_dir.is_dir():
         raise HarnessError(f"field 'data_dir': {data_dir} is not a directory")
-    output = data.get("output_dir") or str(RUNS_DIR / model["name"] / suite["name"])
+    output = Path(data["output_dir"]).expanduser() if data.get("output_dir") else None
     use_cache = data.get("cache") is not False
     cache_dir = Path(data["cache_dir"]).expanduser() if use_cache and data.get("cache_dir") else None
-    options = _given(data, ("seed", "overwrite", "cache_chunk"))
-    return RunPlan(encoder=encoder, suite=suite["name"], tasks=tasks, output_dir=Path(output).expanduser(),
+    options = _given(data, ("seed", "overwrite", "resume", "cache_chunk"))
+    return RunPlan(encoder=encoder, suite=suite["name"], tasks=tasks, output_dir=output,
                    model_file=model_file, data_dir=data_dir, cache_dir=cache_dir, aggregate=suite.get("aggregate"),
                    storage_dtype=encode.get("storage_dtype"), **options)
 

@@ -25,8 +25,8 @@ def series(sources: list[Path], published: list[Path], models: list[str] | None)
     """
     out: dict[str, dict] = {}
     runs = [p for p in sources if not is_published(p)]
-    for path in runs:
-        scores, _ = load_scores([path])
+    if runs:  # loaded together: two runs of one model get distinct names (harness.published.load_scores)
+        scores, _ = load_scores(runs)
         for name, cats in scores.items():
             out[f"{name} (reproduced)"] = _flatten(cats)
     for path in [p for p in sources if p not in runs] + list(published):

@@ -14,7 +14,8 @@ from typing import Any
 
 from harness.atomic import write_json
 from harness.errors import HarnessError
-from harness.runinfo import read_run_info
+from harness.identity import distinct_labels
+from harness.runinfo import RunInfo, read_run_info
 from harness.summary import FILE, Summary, load_json, parse_summary
 
 Scores = dict[str, Summary]  # model -> its summary
@@ -66,10 +67,14 @@ def load_scores(paths: list[Path]) -> tuple[Scores, list[str]]:
     """Scores of every model in the given result directories / summary.json / published files, and where each
     source's figures come from (a published file's `_source`, else the file).
 
-    A result directory's model name comes from its run.json; a published one-model file's from `_model`.
+    A result directory's model name comes from its run.json; a published one-model file's from `_model`. When
+    two result directories name the same model, each is named by its run identity's label instead (harness.
+    identity: "<model> [<protocols>]", followed by what tells the runs apart), so two runs of one model are
+    two rows, never one.
     """
     scores: Scores = {}
     sources = []
+    runs: list[tuple[str, Summary, RunInfo | None, Path]] = []
     for path in paths:
         path = Path(path)
         if not path.exists():
@@ -82,14 +87,31 @@ def load_scores(paths: list[Path]) -> tuple[Scores, list[str]]:
             for name, summary in data["models"].items():
                 scores[name] = parse_summary(summary, f"{file}: field 'models.{name}'")
         else:
-            scores[_model_name(file, data)] = parse_summary(data, str(file))
+            run = read_run_info(file.parent) if file.name == FILE and "_model" not in data else None
+            runs.append((_model_name(file, data, run), parse_summary(data, str(file)), run, file.parent))
+    for name, (_, summary, _, _) in zip(_run_names(runs), runs):
+        scores[name] = summary
     return scores, sources
 
 
-def _model_name(file: Path, data: dict) -> str:
+def _run_names(runs: list[tuple[str, Summary, RunInfo | None, Path]]) -> list[str]:
+    """Each source's name: its model's, or where result directories share one, their distinct labels."""
+    names = [name for name, _, _, _ in runs]
+    shared = {n for n in names if sum(1 for m, _, run, _ in runs if m == n and run is not None) > 1}
+    group = [i for i, (name, _, run, _) in enumerate(runs) if name in shared and run is not None]
+    labels = distinct_labels([(runs[i][2].label or runs[i][0], runs[i][2].identity, runs[i][2].identity_key)
+                              for i in group])
+    for i, label in zip(group, labels):
+        names[i] = label
+    repeated = {i for i in group if names.count(names[i]) > 1}
+    for i in repeated:  # the same identity twice (a copy of a directory), or runs written before identities
+        names[i] = f"{names[i]} ({runs[i][3]})"
+    return names
+
+
+def _model_name(file: Path, data: dict, run: RunInfo | None) -> str:
     if "_model" in data:
         return data["_model"]
-    run = read_run_info(file.parent) if file.name == FILE else None
     if run is not None:
         if not run.model_name:
             raise HarnessError(f"{file.parent / 'run.json'}: field 'model.name' missing or unreadable")

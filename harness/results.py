@@ -4,6 +4,8 @@ of score files.
     <output_dir>/<Category>/scores_<task>.json   {metric_name, metric_value, details, provenance, ...}
     <output_dir>/summary.json                     harness.summary
     <output_dir>/run.json                         harness.runinfo
+    <output_dir>/dim<d>/...                       the same, for a Matryoshka truncation
+A run builds the set in a staging directory and swaps it in whole (harness.resultset).
 Leaderboards and checks read these files; they never re-evaluate.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.atomic import write_json
@@ -47,27 +49,40 @@ class TaskResult:
             raise HarnessError(f"{where}: missing field {exc} in a score file") from None
 
 
+def score_rel(category: str, key: str) -> PurePosixPath:
+    """Where a task's score file lives inside a result directory."""
+    return PurePosixPath(category) / f"scores_{key}.json"
+
+
 def score_path(output_dir: Path, result: TaskResult) -> Path:
-    return Path(output_dir) / result.category / f"scores_{result.task}.json"
+    return Path(output_dir) / score_rel(result.category, result.task)
 
 
-def write_results(output_dir: Path, results: list[TaskResult], run_info: RunInfo) -> None:
-    """Score files, then summary.json (merged with tasks of earlier runs in the same directory), then run.json."""
+def write_score(output_dir: Path, result: TaskResult) -> Path:
+    path = score_path(output_dir, result)
+    write_json(path, result.to_json())
+    return path
+
+
+def write_results(output_dir: Path, results: list[TaskResult], run_info: RunInfo | dict[str, Any],
+                  missing: dict[str, str] | None = None) -> None:
+    """A complete set in `output_dir`: score files, summary.json of exactly `results` (in their order, with the
+    tasks that failed under `_missing`), then run.json. The runner builds sets in a staging directory
+    (harness.resultset); this writes into the directory given."""
     output_dir = Path(output_dir)
     for result in results:
-        write_json(score_path(output_dir, result), result.to_json())
-    merged = {r.task: r for r in read_results(output_dir)} if output_dir.exists() else {}
-    merged.update({r.task: r for r in results})
-    write_summary(output_dir, summary_of(merged.values()))
+        write_score(output_dir, result)
+    write_summary(output_dir, summary_of(results), missing)
     write_run_info(output_dir, run_info)
 
 
+def read_score(path: Path) -> TaskResult:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{path}: not a valid score file ({exc})") from None
+    return TaskResult.from_json(data, str(path))
+
+
 def read_results(output_dir: Path) -> list[TaskResult]:
-    results = []
-    for path in sorted(Path(output_dir).glob("*/scores_*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise HarnessError(f"{path}: not a valid score file ({exc})") from None
-        results.append(TaskResult.from_json(data, str(path)))
-    return results
+    return [read_score(path) for path in sorted(Path(output_dir).glob("*/scores_*.json"))]

@@ -16,13 +16,18 @@ FILE = "run.json"
 
 @dataclass(frozen=True)
 class RunInfo:
-    model: dict[str, Any]  # {"name", "path"}
+    model: dict[str, Any]  # {"name", "path", "weights_sha256", "resolved"}
     suite: str | None = None
     started: str | None = None
     finished: str | None = None
     seconds_per_task: dict[str, float] = field(default_factory=dict)
     cache: dict[str, Any] | None = None  # dir, hit_texts, miss_texts, corrupt_entries, encode/embed seconds
     truncate_dim: int | None = None
+    identity: dict[str, Any] | None = None  # harness.identity: what the set is the result of
+    identity_key: str | None = None
+    label: str | None = None  # readable name of the identity, e.g. "all-minilm-l6-v2 [jmteb]"
+    kept: list[str] = field(default_factory=list)  # tasks kept from the previous set (same run identity)
+    missing: dict[str, str] = field(default_factory=dict)  # planned tasks that failed: task -> error line
 
     @property
     def model_name(self) -> str | None:

@@ -1,4 +1,9 @@
-"""Run a plan: for each planned task, its protocol's load → encode → predict → score; then write all results."""
+"""Run a plan: for each planned task, its protocol's load → encode → predict → score, its score file staged as
+it finishes; then the run's result set replaces the previous one in one step (harness.resultset).
+
+A task whose input is bad (a HarnessError) is marked missing and the others still run: the set is published with
+the finished tasks and `_missing` in summary.json, and the run exits 2 with one error line per failed task. A
+task the previous set already holds, computed exactly as this run would, is kept (harness.resume)."""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import logging
 import random
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,14 +25,19 @@ from harness.data import DataSource
 from harness.encoders.base import Encoder, build_encoder, resolve_device
 from harness.encoders.matryoshka import MemoEncoder, TruncatedEncoder
 from harness.encoders.model_files import check_remote_code
+from harness.weights import Weights, WeightsIndex, model_weights
 from harness.errors import HarnessError
 from harness.families import FAMILIES
 from harness.families.base import Context
 from harness.hub import model_commit
+from harness.identity import RunIdentity, default_output_dir, run_identity
 from harness.prompts import ROLES, prompt_for
 from harness.provenance import git_revision, library_versions, scrub
-from harness.results import TaskResult, write_results
-from harness.runinfo import RunInfo, read_run_info
+from harness.results import TaskResult, read_score, write_score
+from harness.resultset import Staging
+from harness.resume import Previous, check_directory
+from harness.runinfo import RunInfo, write_run_info
+from harness.summary import summary_of, write_summary
 
 log = logging.getLogger(__name__)
 
@@ -40,25 +50,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _check_output_dir(plan: RunPlan) -> None:
-    """Refuse to mix two models' results in one directory (a leaderboard would read them as one run)."""
-    out = plan.output_dir
-    if out.exists() and not out.is_dir():
-        raise HarnessError(f"field 'output_dir': {out} is a file")
-    if out.is_dir() and not plan.overwrite:
-        try:
-            other = read_run_info(out)
-        except HarnessError:
-            other = None  # an unreadable run.json names no model: nothing to protect
-        mine = {"name": plan.encoder.name, "path": plan.encoder.path}
-        if other is not None and other.model and {k: other.model.get(k) for k in mine} != mine:
-            raise HarnessError(f"{out / 'run.json'}: output_dir holds results of model {other.model.get('name')} "
-                               f"({other.model.get('path')}); choose another output_dir or pass overwrite=true")
-    probe = out
+def _check_output_dir(out: Path, plan: RunPlan) -> None:
+    """Before the model is loaded: the directory may be replaced by this run (harness.resume), and a staging
+    directory can be created beside it (nothing is created yet: a failed run leaves no empty directory)."""
+    check_directory(out, plan.encoder.name, plan.overwrite)
+    probe = out.parent
     while not probe.exists():
         probe = probe.parent
-    # Probe with a real file (os.access says yes to root on a read-only mount); nothing is created below
-    # the first existing ancestor, so a failed run leaves no empty output directory behind.
+    # Probe with a real file (os.access says yes to root on a read-only mount).
     if not probe.is_dir():
         raise HarnessError(f"field 'output_dir': {out} cannot be created: {probe} is not a directory")
     try:
@@ -84,7 +83,8 @@ def _quiet_progress_bars() -> None:
 def run(plan: RunPlan, encoder: Encoder | None = None, data: DataSource | None = None) -> list[TaskResult]:
     """Run `plan`. `encoder`: a ready encoder (an in-memory model, harness.api) instead of one built from
     plan.encoder; `data`: a data source that already holds the task data (the trainer evaluator's)."""
-    _check_output_dir(plan)
+    if plan.output_dir is not None:
+        _check_output_dir(plan.output_dir, plan)
     if encoder is not None:
         seed_everything(plan.seed)
         return _run(plan, encoder, data)
@@ -116,79 +116,182 @@ def context(plan: RunPlan, task: PlannedTask, data: DataSource, encoder: Encoder
                    label=task.key, seed=plan.seed, device=plan.device, storage_dtype=plan.storage_dtype)
 
 
-def _evaluate(plan: RunPlan, task: PlannedTask, ctx: Context) -> TaskResult:
+def _evaluate(plan: RunPlan, task: PlannedTask, ctx: Context, provenance: dict) -> TaskResult:
     outcome = FAMILIES[task.spec.family].run(task.spec, task.protocol, task.params, ctx)
+    provenance = scrub(_provenance_with_data(provenance, task, ctx.data))
     return TaskResult(task=task.key, category=task.spec.category, family=task.spec.family, protocol=task.protocol,
                       metric_name=outcome.metric_name, metric_value=float(outcome.metric_value),
-                      details=outcome.details, provenance=scrub(_provenance(plan, task, ctx.data)))
+                      details=outcome.details, provenance=provenance)
+
+
+@dataclass
+class _Set:
+    """One result set of the run (the full vectors, or a Matryoshka dimension) as it is being built."""
+
+    subdir: str  # "" or "dim<d>"
+    identity: RunIdentity
+    results: dict[str, TaskResult] = field(default_factory=dict)  # planned tasks, in plan order
 
 
 def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> list[TaskResult]:
-    cache = CachedEncoder(encoder, plan.cache_dir, chunk=plan.cache_chunk) if plan.cache_dir is not None else None
+    index = WeightsIndex(plan.cache_dir)
+    weights = model_weights(plan.encoder, index)  # once per run: keys the cache, names the run
+    identity = run_identity(plan, weights)
+    output_dir = plan.output_dir if plan.output_dir is not None else default_output_dir(plan, identity)
+    if plan.output_dir is None:
+        _check_output_dir(output_dir, plan)
+    previous = Previous.read(output_dir, identity, plan.overwrite)
+    cache = CachedEncoder(encoder, plan.cache_dir, chunk=plan.cache_chunk, weights=weights) \
+        if plan.cache_dir is not None else None
     encoder = cache or encoder
     dims = plan.encoder.truncate_dims
     memo = MemoEncoder(encoder) if dims else None  # Matryoshka: every truncation reuses the task's encodes
     encoder = memo or encoder
-    per_dim: dict[int, list[TaskResult]] = {dim: [] for dim in dims}
+    sets = [_Set("", identity)] + [_Set(f"dim{d}", run_identity(plan, weights, d)) for d in dims]
     data = data if data is not None else DataSource(plan.data_dir)
     started = datetime.now(timezone.utc)
-    timings, results = {}, []
-    for task in plan.tasks:
-        log.info("task %s (%s, protocol %s)", task.key, task.spec.family, task.protocol)
-        t0 = time.perf_counter()
-        result = _evaluate(plan, task, context(plan, task, data, encoder))
-        timings[task.key] = round(time.perf_counter() - t0, 3)
-        results.append(result)
-        print(f"{task.key}: {result.metric_name} = {result.metric_value:.6f}", flush=True)
-        for dim in dims:
-            small = _evaluate(plan, task, context(plan, task, data, TruncatedEncoder(encoder, dim)))
-            small.provenance["model"]["truncate_dim"] = dim
-            per_dim[dim].append(small)
-            print(f"{task.key} @ dim {dim}: {small.metric_name} = {small.metric_value:.6f}", flush=True)
-        if memo is not None:
-            memo.clear()
-    stats = cache.stats if cache is not None else None
-    run_info = RunInfo(
-        model={"name": plan.encoder.name, "path": plan.encoder.path}, suite=plan.suite,
-        started=started.isoformat(timespec="seconds"),
-        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), seconds_per_task=timings,
-        cache=None if stats is None else {"dir": str(plan.cache_dir), "hit_texts": stats.hits,
-                                          "miss_texts": stats.misses, "corrupt_entries": stats.corrupt,
-                                          "encode_seconds": round(stats.encode_seconds, 3),
-                                          "embed_seconds": round(stats.embed_seconds, 3)})
-    run_info = RunInfo(**scrub(run_info.to_json()))
+    timings: dict[str, float] = {}
+    kept: list[str] = []
+    missing: dict[str, str] = {}
     try:
-        write_results(plan.output_dir, results, run_info)
-        if plan.aggregate:
-            from harness.aggregate import AGGREGATORS
-
-            filename, aggregate = AGGREGATORS[plan.aggregate]
-            names = [(getattr(t.params, "name", None) or t.key, r) for t, r in zip(plan.tasks, results)]
-            write_json(plan.output_dir / filename, aggregate(names))
-        for dim, dim_results in per_dim.items():
-            write_results(plan.output_dir / f"dim{dim}", dim_results, replace(run_info, truncate_dim=dim))
-    except OSError as exc:  # disk full, permissions changed mid-run: atomic writes left no partial file
-        raise HarnessError(f"field 'output_dir': cannot write results to {plan.output_dir} "
-                           f"({exc.strerror or exc})") from None
+        staging = Staging(output_dir)
+    except OSError as exc:
+        raise _write_error(output_dir, exc) from None
+    try:
+        for task in plan.tasks:
+            seed_everything(plan.seed)  # each task starts from the seed, whichever tasks ran or were kept before
+            expected = {s.subdir: _provenance(plan, task, weights, s.identity) for s in sets}
+            found = previous.keep(task.key, task.spec.category, expected, task.spec, plan.data_dir) \
+                if plan.resume else None
+            if found is not None:
+                for s in sets:
+                    rel, path, result = found[s.subdir]
+                    _write(output_dir, lambda: staging.carry(path, rel))
+                    s.results[task.key] = result
+                kept.append(task.key)
+                print(f"task {task.key}: kept from {output_dir} (same run identity)", flush=True)
+                continue
+            log.info("task %s (%s, protocol %s)", task.key, task.spec.family, task.protocol)
+            t0 = time.perf_counter()
+            try:
+                done = _evaluate_all(plan, task, data, encoder, sets, expected, dims)
+            except HarnessError as exc:  # this task's input is bad: the others still run
+                missing[task.key] = str(exc)
+                print(f"{task.key}: failed (error at the end)", flush=True)
+                continue
+            finally:
+                if memo is not None:
+                    memo.clear()
+            timings[task.key] = round(time.perf_counter() - t0, 3)
+            for s, result in zip(sets, done):
+                _write(output_dir, lambda: write_score(staging.dir / s.subdir, result))
+                s.results[task.key] = result
+        if not any(s.results for s in sets):  # nothing finished: the previous set stays as it is
+            raise HarnessError("\n".join(missing.values()))
+        stats = cache.stats if cache is not None else None
+        run_info = RunInfo(
+            model={"name": plan.encoder.name, "path": plan.encoder.path,
+                   "weights_sha256": weights.sha256 if weights else None,
+                   "resolved": weights.commit if weights else None},
+            suite=plan.suite, started=started.isoformat(timespec="seconds"),
+            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), seconds_per_task=timings,
+            cache=None if stats is None else {"dir": str(plan.cache_dir), "hit_texts": stats.hits,
+                                              "miss_texts": stats.misses, "corrupt_entries": stats.corrupt,
+                                              "encode_seconds": round(stats.encode_seconds, 3),
+                                              "embed_seconds": round(stats.embed_seconds, 3)},
+            kept=kept, missing=missing)
+        _write(output_dir, lambda: _write_sets(plan, staging, previous, sets, run_info, missing))
+        _write(output_dir, staging.commit)
+    finally:
+        staging.close()
+    index.save()
     if stats is not None:
-        print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded "
+        corrupt = f", {stats.corrupt} corrupt entries recomputed" if stats.corrupt else ""
+        print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded{corrupt} "
               f"({stats.encode_seconds:.1f} s encoding, {stats.embed_seconds:.1f} s getting embeddings)", flush=True)
-    print(f"results written to {plan.output_dir}", flush=True)
-    return results
+    print(f"results written to {output_dir}", flush=True)
+    if missing:  # the finished tasks are written; the run still failed
+        raise HarnessError("\n".join(missing.values()))
+    return list(sets[0].results.values())
 
 
-def _provenance(plan: RunPlan, task: PlannedTask, data: DataSource) -> dict:
+def _evaluate_all(plan: RunPlan, task: PlannedTask, data: DataSource, encoder: Encoder, sets: list[_Set],
+                  expected: dict[str, dict], dims: tuple[int, ...]) -> list[TaskResult]:
+    """The task's result at full size and at each Matryoshka dimension (all or none: one failure fails it)."""
+    result = _evaluate(plan, task, context(plan, task, data, encoder), expected[""])
+    print(f"{task.key}: {result.metric_name} = {result.metric_value:.6f}", flush=True)
+    done = [result]
+    for s, dim in zip(sets[1:], dims):
+        small = _evaluate(plan, task, context(plan, task, data, TruncatedEncoder(encoder, dim)), expected[s.subdir])
+        print(f"{task.key} @ dim {dim}: {small.metric_name} = {small.metric_value:.6f}", flush=True)
+        done.append(small)
+    return done
+
+
+def _write_sets(plan: RunPlan, staging: Staging, previous: Previous, sets: list[_Set], run_info: RunInfo,
+                missing: dict[str, str]) -> None:
+    """Complete the staged set: the previous set's tasks this run did not plan (same identity only), the files
+    the harness does not own, the aggregate, and each set's summary.json and run.json."""
+    from harness.aggregate import AGGREGATORS
+
+    planned = {t.key for t in plan.tasks}
+    aggregate_files = {filename for filename, _ in AGGREGATORS.values()}
+    staging.carry_unowned(aggregate_files)
+    for s in sets:
+        carried = []
+        for key, (rel, path) in previous.results(s.subdir).items():
+            if key not in planned:
+                staging.carry(path, rel)
+                carried.append(read_score(path))
+        directory = staging.dir / s.subdir
+        info = replace(run_info, identity=s.identity.fields, identity_key=s.identity.key, label=s.identity.label,
+                       truncate_dim=s.identity.fields["truncate_dim"])
+        write_summary(directory, summary_of([*s.results.values(), *carried]), missing)
+        write_run_info(directory, RunInfo(**scrub(info.to_json())))
+    if plan.aggregate and not missing:  # a mean over some of the datasets would pass for the suite's
+        filename, aggregate = AGGREGATORS[plan.aggregate]
+        names = [(getattr(t.params, "name", None) or t.key, sets[0].results[t.key]) for t in plan.tasks]
+        write_json(staging.dir / filename, aggregate(names))
+
+
+def _write(output_dir: Path, action):
+    """Run a write into the staging directory; a full disk or lost permission stops the run in one line (the
+    previous set is untouched)."""
+    try:
+        return action()
+    except OSError as exc:
+        raise _write_error(output_dir, exc) from None
+
+
+def _write_error(output_dir: Path, exc: OSError) -> HarnessError:
+    return HarnessError(f"field 'output_dir': cannot write results to {output_dir} ({exc.strerror or exc}); "
+                        f"the previous results there are unchanged")
+
+
+def _provenance(plan: RunPlan, task: PlannedTask, weights: Weights | None, identity: RunIdentity) -> dict:
+    """What the task's result is computed from, except the data parts (known once read: see
+    _provenance_with_data)."""
     cfg = plan.encoder
     prompts = {role: prompt_for(cfg.prompts, task.spec, task.protocol, role) for role in ROLES}
-    return {
-        "model": {"name": cfg.name, "path": cfg.path, "revision": cfg.revision,
-                  "resolved": model_commit(cfg.path, cfg.revision), "backend": cfg.backend,
-                  "pooling": cfg.pooling, "normalize": cfg.normalize, "max_length": cfg.max_length,
-                  "dtype": cfg.dtype, "similarity": cfg.similarity, "trust_remote_code": cfg.trust_remote_code,
-                  **({"st_config": cfg.st_config} if cfg.st_config else {})},
+    local = Path(cfg.path).expanduser().is_dir()
+    model = {"name": cfg.name, "path": cfg.path,
+             "revision": None if local else cfg.revision,  # a local directory's files were not picked by it
+             "resolved": weights.commit if weights is not None and weights.commit else
+             model_commit(cfg.path, cfg.revision),
+             "weights_sha256": weights.sha256 if weights is not None else None,
+             "backend": cfg.backend, "pooling": cfg.pooling, "normalize": cfg.normalize,
+             "max_length": cfg.max_length, "dtype": cfg.dtype, "similarity": cfg.similarity,
+             "trust_remote_code": cfg.trust_remote_code, **({"st_config": cfg.st_config} if cfg.st_config else {})}
+    if identity.fields["truncate_dim"] is not None:
+        model["truncate_dim"] = identity.fields["truncate_dim"]
+    return scrub({
+        "model": model,
+        "encode": {"batch_size": cfg.batch_size, "batching": cfg.batching,
+                   "token_budget": cfg.token_budget if cfg.batching == "token_budget" else None,
+                   "autocast": cfg.autocast, "attention": cfg.attention, "add_eos": cfg.add_eos,
+                   "storage_dtype": plan.storage_dtype},
         "prompts": prompts,
-        "dataset": {"task_file": str(Path(task.spec.file).name), "hub": task.spec.hub,
-                    "parts": data.provenance.get(task.spec.name, {}),
+        "dataset": {"task_file": str(Path(task.spec.file).name), "hub": task.spec.hub, "parts": {},
                     # a gap of the local mirror the suite declares: {role: the role whose data stood in}
                     **({"split_substitutes": task.split_substitutes} if task.split_substitutes else {})},
         "protocol": {"name": task.protocol, "params": task.params.as_dict()},
@@ -196,4 +299,10 @@ def _provenance(plan: RunPlan, task: PlannedTask, data: DataSource) -> dict:
         "device": resolve_device(plan.device),
         "versions": library_versions(),
         "harness_git_revision": git_revision(),
-    }
+        "run_identity": identity.key,
+    })
+
+
+def _provenance_with_data(provenance: dict, task: PlannedTask, data: DataSource) -> dict:
+    dataset = {**provenance["dataset"], "parts": data.provenance.get(task.spec.name, {})}
+    return {**provenance, "dataset": dataset}

@@ -1,7 +1,8 @@
 """summary.json: {Category: {task: {metric: value}}}, JMTEB's shape. This module is its only reader and writer.
 
 The first metric of a task is its main metric. Keys starting with "_" are metadata (a published reference's
-`_source`, `_model`, `_tolerance`: harness.published) and are not tasks.
+`_source`, `_model`, `_tolerance`: harness.published; a run's `_missing`: {task: error line} for the tasks it
+planned but could not score) and are not tasks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from harness.spec import CATEGORIES
 
 Summary = dict[str, dict[str, dict[str, float]]]  # category -> task -> metric -> value (first = main)
 FILE = "summary.json"
+MISSING = "_missing"  # {task: error line}: planned tasks of the run that failed (harness.runner)
 
 
 class Scored(Protocol):
@@ -37,8 +39,15 @@ def summary_of(results: Iterable[Scored]) -> Summary:
     return summary
 
 
-def write_summary(directory: Path, summary: Summary) -> None:
-    write_json(Path(directory) / FILE, summary)
+def write_summary(directory: Path, summary: Summary, missing: Mapping[str, str] | None = None) -> None:
+    """`missing`: tasks of the run that failed, each with its error line, under `_missing` (after the tasks)."""
+    write_json(Path(directory) / FILE, {**summary, MISSING: dict(missing)} if missing else summary)
+
+
+def missing_tasks(data: Any) -> dict[str, str]:
+    """The `_missing` entry of a summary: tasks a run planned but could not score, with the reason."""
+    missing = data.get(MISSING) if isinstance(data, dict) else None
+    return {str(k): str(v) for k, v in missing.items()} if isinstance(missing, dict) else {}
 
 
 def load_json(path: Path) -> tuple[Path, dict[str, Any]]:

@@ -3,7 +3,8 @@
 Single runs compose with Hydra's compose API (harness/config.py); a sweep needs Hydra's own launcher
 machinery, so it goes through `hydra.main` with conf/sweep.yaml (the run config plus Hydra's settings in
 conf/hydra/default.yaml). Each job is planned and run exactly like `harness run` with that job's overrides;
-its results go to its own output_dir (default results/runs/<model>/<suite>). Launchers: Hydra's basic
+its results go to its own output_dir (default results/runs/<model>/<suite>/<protocols>-<identity key>: jobs of
+other protocols, weights or encode settings never share one, harness.identity). Launchers: Hydra's basic
 (sequential, local) by default; `hydra/launcher=slurm|slurm_cpu` (conf/hydra/launcher/) submits one Slurm job
 per combination through the hydra-submitit-launcher plugin.
 """
@@ -34,7 +35,8 @@ def _job(cfg: DictConfig) -> None:
         run(plan(cfg))
     except HarnessError as exc:  # one failed combination does not stop the others
         overrides = " ".join(HydraConfig.get().overrides.task)
-        print(f"error: job {HydraConfig.get().job.num} ({overrides}): {exc}", file=sys.stderr, flush=True)
+        for line in str(exc).splitlines():
+            print(f"error: job {HydraConfig.get().job.num} ({overrides}): {line}", file=sys.stderr, flush=True)
         _failures.append(overrides)
 
 

@@ -24,7 +24,7 @@ mkdir -p "$WORK"
 # shellcheck disable=SC2206  # ARGS is split on spaces on purpose
 args=("model.path=$MODEL_PATH" "data_dir=$DATA_DIR" "tasks=$TASKS" "cache_chunk=$CACHE_CHUNK"
       "encode.show_progress=false" ${ARGS:-})
-chunks() { find "$1" -name '*.npy' 2>/dev/null | wc -l; }
+chunks() { find "$1" -name '*.emb' 2>/dev/null | wc -l; }
 
 echo "== fault drill: model $MODEL_PATH, tasks $TASKS ${ARGS:-}, chunk $CACHE_CHUNK texts, work dir $WORK"
 start=$(date +%s)

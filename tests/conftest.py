@@ -67,6 +67,19 @@ def tiny_model(tmp_path_factory) -> Path:
     return model_dir
 
 
+def resave_with_other_weights(model: Path, seed: int = 1) -> None:
+    """Fine-tuning stand-in: the same architecture with other weights, saved over the files at `model`."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model), device="cpu")
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for param in st.parameters():
+            param.add_(torch.randn_like(param) * 0.5)
+    st.save(str(model))
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

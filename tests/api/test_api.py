@@ -22,11 +22,13 @@ def _files(directory):
 
 
 def _without_model_name(data: bytes) -> dict:
-    """A score file with the two fields that name the model (not its content) taken out."""
+    """A score file with the fields that name the model taken out: its name and where it is, and the identity
+    they make with its content (an in-memory model's identity hashes its tensors, a directory's its files)."""
     record = json.loads(data)
     model = record["provenance"]["model"]
-    return {**record, "provenance": {**record["provenance"], "model": {k: v for k, v in model.items()
-                                                                        if k not in ("name", "path")}}}
+    provenance = {k: v for k, v in record["provenance"].items() if k != "run_identity"}
+    return {**record, "provenance": {**provenance, "model": {k: v for k, v in model.items()
+                                                             if k not in ("name", "path", "weights_sha256")}}}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,10 @@ def test_in_memory_model_writes_the_cli_files(tmp_path, cli_run, tiny_model, tin
         # and byte for byte once those two strings are swapped back
         swapped = api[name].replace(a["provenance"]["model"]["path"].encode(), str(tiny_model.resolve()).encode()) \
             .replace(b'"name": "in-memory"', f'"name": "{tiny_model.name}"'.encode())
+        for key in ("weights_sha256", "run_identity"):  # the model's identity: its tensors', or its files' hash
+            mine, theirs = (d["provenance"]["model"].get(key) or d["provenance"].get(key) for d in (a, c))
+            assert mine and theirs
+            swapped = swapped.replace(mine.encode(), theirs.encode())
         assert swapped == cli[name]
     assert (out / "summary.json").read_bytes() == (cli_run / "summary.json").read_bytes()
     # the typed records are the files' content

@@ -78,8 +78,9 @@ def test_installed_wheel_lists_and_runs_what_the_checkout_does(wheel_env, tiny_m
     run = ["run", f"model={tiny_model}", "tasks=[jsts]", "protocol=mteb", f"data_dir={tiny_data}", "cache=false",
            "encode.show_progress=false"]
     _sh(env / "bin" / "harness", *run, cwd=work, env=environ)
-    installed = json.loads((work / "results" / "runs" / tiny_model.name / "offline_real" / "STS" /
-                            "scores_jsts.json").read_text())  # default output_dir: ./results/runs/<model>/<suite>
+    # default output_dir: ./results/runs/<model>/<suite>/<protocols>-<run identity key>
+    run_dir, = (work / "results" / "runs" / tiny_model.name / "offline_real").glob("mteb-*")
+    installed = json.loads((run_dir / "STS" / "scores_jsts.json").read_text())
     assert main([*run, f"output_dir={tmp_path / 'checkout'}"]) == 0
     checkout = json.loads((tmp_path / "checkout" / "STS" / "scores_jsts.json").read_text())
     assert installed["metric_value"] == checkout["metric_value"]

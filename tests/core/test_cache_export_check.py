@@ -35,7 +35,7 @@ def test_cache_hits_and_recomputes_corrupt_entries(tmp_path, caplog):
     enc = CachedEncoder(inner, tmp_path, chunk=3)
     texts = [f"t{i}" for i in range(7)]
     first = encode_for(enc, texts, role="query", task=task)
-    assert inner.calls == 7 and len(list(tmp_path.rglob("*.npy"))) == 3
+    assert inner.calls == 7 and len(list(tmp_path.rglob("*.emb"))) == 3
     again = encode_for(enc, texts, role="query", task=task)
     assert inner.calls == 7 and enc.stats.hits == 7
     np.testing.assert_array_equal(first, again)
@@ -44,7 +44,7 @@ def test_cache_hits_and_recomputes_corrupt_entries(tmp_path, caplog):
     assert inner.calls == 14
     # corrupt one entry: it is recomputed with a warning, and the values are right
     key = enc._key("query: ", texts[:3])
-    victim = tmp_path / key[:2] / f"{key}.npy"
+    victim = enc.entry_path(key)
     victim.write_bytes(b"garbage")
     third = encode_for(enc, texts, role="query", task=task)
     np.testing.assert_array_equal(first, third)

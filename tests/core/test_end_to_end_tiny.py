@@ -82,12 +82,14 @@ def test_tiny_model_run_matches_direct_computation(tmp_path, tiny_model, capsys)
     assert prov["harness_git_revision"]
     assert prov["seed"] == 0 and prov["model"]["dtype"] == "float32"
 
-    # A second identical run is served from the embedding cache and writes identical score files.
+    # A second identical run recomputing every task (resume=false; by default it would keep them) is served
+    # from the embedding cache and writes identical score files.
     first = json.loads((out / "run.json").read_text())["cache"]
     assert first["miss_texts"] > 0 and first["encode_seconds"] > 0
     before = {p: p.read_bytes() for p in out.glob("*/*.json")}
     assert main(["run", f"model.path={tiny_model}", f"data_dir={data}", "tasks=[jsts,jaquad_retrieval]",
-                 f"output_dir={out}", f"cache_dir={tmp_path}/cache", "encode.show_progress=false"]) == 0
+                 f"output_dir={out}", f"cache_dir={tmp_path}/cache", "encode.show_progress=false",
+                 "resume=false"]) == 0
     assert "0 encoded (0.0 s encoding" in capsys.readouterr().out
     second = json.loads((out / "run.json").read_text())["cache"]
     assert second["hit_texts"] == first["miss_texts"] + first["hit_texts"]

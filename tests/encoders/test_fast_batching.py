@@ -61,4 +61,4 @@ def test_cache_chunks_keep_the_token_budget_batches(tiny_model, tmp_path):
     plain = encode_for(_encoder(tiny_model, batching="token_budget", token_budget=64), TEXTS, role="query", task=task)
     cached = CachedEncoder(_encoder(tiny_model, batching="token_budget", token_budget=64), tmp_path, chunk=10)
     assert np.array_equal(encode_for(cached, TEXTS, role="query", task=task), plain)
-    assert cached.stats.misses == len(TEXTS) and len(list(tmp_path.rglob("*.npy"))) > 2
+    assert cached.stats.misses == len(TEXTS) and len(list(tmp_path.rglob("*.emb"))) > 2

@@ -11,8 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
+from harness.cache import read_entry
 from harness.cli import main
 from tests.faults.conftest import files_under, make_data
 
@@ -36,6 +35,7 @@ def slow(self, texts, *args, **kwargs):
     return out
 
 SentenceTransformersEncoder.encode_in_order = slow
+from harness.cache import read_entry
 from harness.cli import main
 sys.exit(main(sys.argv[3:]))
 """
@@ -48,8 +48,12 @@ def _argv(tmp_path: Path, model: Path, out: str, cache: str) -> list[str]:
 
 
 def _stored_rows(cache: Path) -> int:
-    """Rows in cache entries, each loaded fully: a half-written entry would fail here."""
-    return sum(np.load(p, allow_pickle=False).shape[0] for p in cache.rglob("*.npy"))
+    """Rows in cache entries, each read and verified fully: a half-written entry would fail here."""
+    total = 0
+    for path in cache.rglob("*.emb"):
+        rows = json.loads(path.read_bytes().split(b"\n", 2)[1])["rows"]
+        total += read_entry(path, path.stem, rows).shape[0]
+    return total
 
 
 def _interrupt(tmp_path: Path, model: Path, sig: int, after_chunks: int) -> tuple[subprocess.CompletedProcess, int]:
@@ -60,7 +64,7 @@ def _interrupt(tmp_path: Path, model: Path, sig: int, after_chunks: int) -> tupl
                              *_argv(tmp_path, model, "out", "cache")],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600  # generous: a loaded CI machine can take minutes to import torch
-    while len(list((tmp_path / "cache").rglob("*.npy"))) < after_chunks:
+    while len(list((tmp_path / "cache").rglob("*.emb"))) < after_chunks:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)
@@ -79,15 +83,15 @@ def test_faults_killed_run_resumes_with_identical_scores(tmp_path, tiny_model, c
     assert interrupted.returncode == 130, interrupted.stderr
     assert "Traceback" not in interrupted.stderr and "rerun to resume" in interrupted.stderr
     stored = _stored_rows(cache)
-    assert len(list(cache.rglob("*.npy"))) >= 2 and 0 < stored < 400 and encoded - stored <= CHUNK
+    assert len(list(cache.rglob("*.emb"))) >= 2 and 0 < stored < 400 and encoded - stored <= CHUNK
     assert not list(cache.rglob("*.tmp")) and files_under(tmp_path / "out") == []
 
     # SIGKILL: nothing can clean up; still no result file, and every entry on disk loads whole.
-    before, entries = stored, len(list(cache.rglob("*.npy")))
+    before, entries = stored, len(list(cache.rglob("*.emb")))
     killed, encoded = _interrupt(tmp_path, tiny_model, signal.SIGKILL, after_chunks=entries + 2)
     assert killed.returncode == -signal.SIGKILL
     stored = _stored_rows(cache)
-    assert len(list(cache.rglob("*.npy"))) >= entries + 2 and stored < 400
+    assert len(list(cache.rglob("*.emb"))) >= entries + 2 and stored < 400
     assert encoded - (stored - before) <= CHUNK  # work lost to the kill: at most the chunk in flight
     assert files_under(tmp_path / "out") == []
     assert all(p.name.startswith(".") for p in cache.rglob("*.tmp"))  # a killed write leaves only a hidden temp

@@ -15,6 +15,7 @@ import pytest
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.provenance import REDACTED, scrub
+from tests.conftest import resave_with_other_weights
 from tests.faults.conftest import fails_cleanly, files_under, run_args
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +115,7 @@ def test_faults_api_keys_never_written_or_printed(tmp_path, tiny_model, data_dir
     outputs.append(captured.out + captured.err)
     assert f"encode.batch_size' must be an integer, got str '{REDACTED}'" in captured.err
     written = files_under(tmp_path / "out") + files_under(tmp_path / "cache")
-    assert any(p.name == "run.json" for p in written) and any(p.suffix == ".npy" for p in written)
+    assert any(p.name == "run.json" for p in written) and any(p.suffix == ".emb" for p in written)
     for blob in [*outputs, *(p.read_bytes().decode("latin-1") for p in written)]:
         for marker in markers:
             assert marker not in blob
@@ -131,12 +132,13 @@ def test_faults_scrub_redacts_secret_fields_and_key_shaped_strings(monkeypatch):
 
 
 def test_faults_refuses_to_mix_two_models_in_one_output_dir(tmp_path, tiny_model, broken_models, data_dir, capsys):
-    other = tmp_path / "other-model"
+    other = tmp_path / "other-model"  # the same model name and architecture, other weights: another run
     shutil.copytree(tiny_model, other)
+    resave_with_other_weights(other)
     assert main(run_args(tmp_path, tiny_model)) == 0
     before = {p: p.read_bytes() for p in files_under(tmp_path / "out")}
     fails_cleanly(capsys, run_args(tmp_path, other), str(tmp_path / "out" / "run.json"),
-                  "holds results of model", str(tiny_model), "overwrite=true")
+                  "holds results of run", str(tiny_model), "overwrite=true")
     assert {p: p.read_bytes() for p in files_under(tmp_path / "out")} == before
     assert main(run_args(tmp_path, other, "overwrite=true")) == 0
     assert json.loads((tmp_path / "out" / "run.json").read_text())["model"]["path"] == str(other)

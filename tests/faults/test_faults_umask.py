@@ -34,7 +34,7 @@ def test_faults_written_files_follow_the_umask(umask, mode, tmp_path, tiny_model
     written = files_under(out) + files_under(tmp_path / "cache") + [board] + files_under(charts)
     names = {p.name for p in written}
     assert {"run.json", "summary.json", "scores_jsts.json", "report.md", "board.md"} <= names, names
-    assert any(p.suffix == ".npy" for p in written) and any(p.suffix == ".png" for p in written)
+    assert any(p.suffix == ".emb" for p in written) and any(p.suffix == ".png" for p in written)
     assert {p.relative_to(tmp_path).as_posix(): oct(p.stat().st_mode & 0o777) for p in written} == {
         p.relative_to(tmp_path).as_posix(): oct(mode) for p in written}
 

@@ -60,6 +60,9 @@ def test_run_from_the_hub_equals_the_run_on_its_export(parquet_hub, tmp_path, mi
         assert (model["path"], model["revision"], model["resolved"]) == \
             (fixture.repos["model"], fixture.shas["model"], fixture.shas["model"])
         assert from_export[task]["provenance"]["model"]["resolved"] is None  # a local directory
+        # the snapshot of the hub id holds the same files as the local copy: the same content hash
+        assert model["weights_sha256"] == from_export[task]["provenance"]["model"]["weights_sha256"]
+        assert len(model["weights_sha256"]) == 64
         for part, prov in from_hub[task]["provenance"]["dataset"]["parts"].items():
             assert (prov["source"], prov["path"], prov["revision"], prov["resolved"]) == \
                 ("hub", "sbintuitions/JMTEB", v2, fixture.shas["jmteb_v2"]), part

@@ -76,4 +76,4 @@ def test_torchrun_two_ranks_equals_single_process(tmp_path, tiny_model):
     assert sorted(p.relative_to(multi) for p in multi.rglob("*.json") if p.name != "run.json") == files
     for name in files:
         assert (multi / name).read_bytes() == (single / name).read_bytes(), name
-    assert sorted(p.name for p in (tmp_path / "cache").rglob("*.npy"))  # rank 0 filled the cache
+    assert sorted(p.name for p in (tmp_path / "cache").rglob("*.emb"))  # rank 0 filled the cache
