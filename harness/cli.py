@@ -21,6 +21,7 @@ from harness.provenance import ScrubFilter, scrub_text
 USAGE = """harness run [key=value ...]        evaluate a model on a suite (Hydra overrides)
 harness run -m model=a,b suite=x,y [hydra/launcher=slurm]   Hydra multirun sweep (one run per combination)
 harness list models|tasks|suites   what is configured
+harness list prompts model=M suite=S [protocol=P]   the exact prompt of every task and side (repr)
 harness data export suite=S output=D [tasks=[a,b]]   hub data -> local layout
 harness leaderboard [DIR|FILE ...] [--table NAME]   JMTEB / model-card tables (conf/tables/NAME.yaml)
 harness check --baseline B --results R [--tolerance T] [--tolerance task=T]   regression gate (exit 1 on a drop)
@@ -44,8 +45,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from harness.listing import list_models, list_suites, list_tasks
+    from harness.listing import list_models, list_prompts, list_suites, list_tasks
 
+    if args.what == "prompts":
+        list_prompts(args.options)
+        return 0
+    if args.options:
+        raise HarnessError(f"harness list {args.what} takes no options, got {args.options[0]}")
     {"models": list_models, "tasks": list_tasks, "suites": list_suites}[args.what]()
     return 0
 
@@ -170,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--multirun", action="store_true",
                    help="sweep every combination: model=a,b suite=x,y [hydra/launcher=slurm] (harness/sweep.py)")
     p.set_defaults(func=_run)
-    p = sub.add_parser("list", help="list models, tasks or suites")
-    p.add_argument("what", choices=["models", "tasks", "suites"])
+    p = sub.add_parser("list", help="list models, tasks, suites, or a suite's prompts for a model")
+    p.add_argument("what", choices=["models", "tasks", "suites", "prompts"])
+    p.add_argument("options", nargs="*", help="prompts: model=M suite=S [protocol=P ...]")
     p.set_defaults(func=_list)
     p = sub.add_parser("data", help="data helpers")
     p.add_argument("action", choices=["export"])

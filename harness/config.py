@@ -37,7 +37,8 @@ _MODEL_FIELDS = {
 }
 _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (str, False),
                  "tasks": (list, True), "hub_overrides": (dict, False), "aggregate": (str, False),
-                 "mirror_gaps": (dict, False)}
+                 "mirror_gaps": (dict, False), "prompt_profile": (str, False),
+                 "protocol_params": (dict, False)}
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
                   "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False),
                   "storage_dtype": (str, False), "batching": (str, False), "token_budget": (int, False),
@@ -120,6 +121,7 @@ class PlannedTask:
     key: str
     # split role -> the role whose data stands in for it: a local mirror's gap the suite declares
     split_substitutes: dict[str, str] = field(default_factory=dict)
+    prompt_profile: str | None = None  # the suite's model prompt profile, when it applies (harness.prompts)
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,26 @@ def _at_least(value: int | None, minimum: int, where: str) -> None:
         raise HarnessError(f"{where} must be {kind}, got {value}")
 
 
+def suite_prompt_profile(suite: dict[str, Any], protocol: str) -> str | None:
+    """The model prompt profile a suite names for a task run under `protocol`: `prompt_profile` (default: the
+    suite's name) describes what the suite's published runs used under the suite's own protocol, so a task run
+    under another one (`protocol=` override, `task@protocol`) gets that protocol's profile instead."""
+    if suite.get("protocol") not in (None, protocol):
+        return None
+    return suite.get("prompt_profile") or suite.get("name")
+
+
+def prompt_profile_names() -> tuple[str, ...]:
+    """The names a model's prompt profile may have: `default`, a protocol, a suite, a suite's prompt_profile."""
+    from harness.prompts import DEFAULT_PROFILE
+
+    names = [DEFAULT_PROFILE, *PROTOCOLS]
+    for suite in group_names("suite"):
+        data = yaml.safe_load((CONF_DIR / "suite" / f"{suite}.yaml").read_text(encoding="utf-8")) or {}
+        names += [suite, *([data["prompt_profile"]] if isinstance(data.get("prompt_profile"), str) else [])]
+    return tuple(dict.fromkeys(names))
+
+
 def _check_model(model: dict[str, Any], model_file: str) -> None:
     check_fields(model, _MODEL_FIELDS, model_file, "")
     BACKENDS.check(model["backend"], f"{model_file}: field 'backend'")
@@ -179,7 +201,7 @@ def _check_model(model: dict[str, Any], model_file: str) -> None:
     if model.get("dtype") is not None:
         DTYPES.check(model["dtype"], f"{model_file}: field 'dtype'")
     _at_least(model.get("max_length"), 1, f"{model_file}: field 'max_length'")
-    check_prompt_keys(model.get("prompts") or {}, task_names(), model_file)
+    check_prompt_keys(model.get("prompts") or {}, task_names(), model_file, prompt_profile_names())
     if model.get("api") is not None:
         from harness.encoders.openai_backend import API_FIELDS
 
@@ -205,6 +227,27 @@ def _check_encode(encode: dict[str, Any], backend: str, model_file: str) -> None
                            f"sentence_transformers only, not {backend} ({model_file})")
 
 
+def suite_protocol_params(suite: dict[str, Any], suite_file: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """A suite's `protocol_params: {family: {protocol: {field: value}}}` (e.g. JMTEB 1.4's retrieval k values
+    for the v2 suites), checked on their own against each protocol's parameters, naming the suite file; they
+    are layered over every task's own fields."""
+    given = suite.get("protocol_params") or {}
+    for family, by_protocol in given.items():
+        where = f"{suite_file}: field 'protocol_params.{family}'"
+        if family not in FAMILIES:
+            raise one_of("family", family, list(FAMILIES), where=where)
+        if not isinstance(by_protocol, dict):
+            raise HarnessError(f"{where} must map protocols to fields")
+        for name, fields in by_protocol.items():
+            protocols = FAMILIES[family].protocols
+            if name not in protocols:
+                raise one_of("protocol", name, list(protocols), where=where)
+            if not isinstance(fields, dict):
+                raise HarnessError(f"{where}.{name} must map fields to values")
+            protocols[name].params.build([(f"protocol_params.{family}.{name}", fields)], str(suite_file), family)
+    return given
+
+
 def with_mirror_gaps(task: TaskSpec, gaps: dict[str, Any], suite_file: Path) -> tuple[TaskSpec, dict[str, str]]:
     """A suite's declared gap of a local mirror ({role: role that stands in}, e.g. PAWS-X {test: validation}):
     the task reads the stand-in's file for that role; the substitution is returned to be recorded."""
@@ -227,6 +270,7 @@ def plan_tasks(suite: dict[str, Any], suite_file: Path, protocol: str | None, on
     keyed `task_protocol`), each with its protocol's parameters built and checked. `local`: data comes from a
     data_dir, where the suite's declared mirror gaps apply."""
     names = suite["tasks"]
+    layers = suite_protocol_params(suite, suite_file)
     if only:
         unknown = [t for t in only if t not in names]
         if unknown:
@@ -244,8 +288,11 @@ def plan_tasks(suite: dict[str, Any], suite_file: Path, protocol: str | None, on
         spec = with_hub_overrides(load_task(name), suite.get("hub_overrides") or {}, suite_file)
         spec, substitutes = with_mirror_gaps(spec, gaps, suite_file) if local else (spec, {})
         chosen = pinned or protocol or spec.default_protocol
-        params = FAMILIES[spec.family].protocol_params(spec, chosen)
-        planned.append(PlannedTask(spec, chosen, params, f"{name}_{pinned}" if pinned else name, substitutes))
+        layer = layers.get(spec.family, {}).get(chosen)
+        extra = ((f"suite protocol_params.{spec.family}.{chosen}", layer),) if layer else ()
+        params = FAMILIES[spec.family].protocol_params(spec, chosen, extra)
+        planned.append(PlannedTask(spec, chosen, params, f"{name}_{pinned}" if pinned else name, substitutes,
+                                   suite_prompt_profile(suite, chosen)))
     keys = [t.key for t in planned]
     if len(set(keys)) != len(keys):
         duplicate = next(k for k in keys if keys.count(k) > 1)

@@ -1,31 +1,36 @@
-"""`harness list models|tasks|suites`: what is configured, read from the YAML files themselves."""
+"""`harness list models|tasks|suites|prompts`: what is configured, read from the YAML files themselves."""
 
 from __future__ import annotations
 
 import yaml
 
 from harness.config import group_names
+from harness.errors import HarnessError
 from harness.paths import CONF_DIR
-from harness.prompts import ROLES, resolve_prompt
+from harness.prompts import profiles, resolve_prompt, select_profile, task_roles
 from harness.taskspec import CATEGORIES, load_task, task_names
 
-# Which roles a task type encodes: retrieval and reranking have two sides, the rest encode texts as queries.
-_CATEGORY_ROLES = {"Retrieval": ROLES, "Reranking": ROLES}
+# What the "query" side of a single-text task is: both sentences of a pair, or every text.
+_SIDE_NAMES = {("STS", "query"): "sentence1+sentence2", ("PairClassification", "query"): "sentence1+sentence2",
+               ("Classification", "query"): "text", ("Clustering", "query"): "text"}
 
 
 def _yaml(group: str, name: str) -> dict:
     return yaml.safe_load((CONF_DIR / group / f"{name}.yaml").read_text(encoding="utf-8")) or {}
 
 
-def model_prompts(model: dict) -> tuple[str | None, dict[str, str]]:
-    """(profile name, prompts) as Hydra composes them: the profile of `defaults`, then the file's own keys."""
-    profile = None
+def model_prompts(model: dict) -> tuple[str | None, dict]:
+    """(prompts file, prompts) as Hydra composes them: the file of `defaults` (conf/model/prompts/), then the
+    model file's own keys merged over it (one level deep, for profiles)."""
+    file = None
     for entry in model.get("defaults") or []:
         if isinstance(entry, dict) and "prompts" in entry:
-            profile = entry["prompts"]
-    prompts = dict(_yaml("model/prompts", profile)) if profile else {}
-    prompts.update(model.get("prompts") or {})
-    return profile, prompts
+            file = entry["prompts"]
+    prompts = dict(_yaml("model/prompts", file)) if file else {}
+    for key, value in (model.get("prompts") or {}).items():
+        both = isinstance(value, dict) and isinstance(prompts.get(key), dict)
+        prompts[key] = {**prompts[key], **value} if both else value
+    return file, prompts
 
 
 def _show(prompt: str | None) -> str:
@@ -51,17 +56,64 @@ def list_models() -> None:
         print(f"{name}: {model.get('path')} ({pinned}, backend {model.get('backend')}, "
               f"dtype {model.get('dtype', 'float32')}, max_length {model.get('max_length') or 'model default'}, "
               f"{', '.join(extras)})")
-        print(f"    prompts{f' (profile {profile})' if profile else ''}:" + ("" if prompts else " none"))
-        if not prompts:
-            continue
-        for category in CATEGORIES:
-            roles = _CATEGORY_ROLES.get(category, ("query",))
-            shown = [f"{role} {_show(resolve_prompt(prompts, '', category, role))}" for role in roles]
-            print(f"      {category}: {' | '.join(shown) if len(roles) > 1 else shown[0].split(' ', 1)[1]}")
+        print(f"    prompts{f' (file {profile})' if profile else ''}:" + ("" if prompts else " none"))
         tasks = set(task_names())
-        for key, value in prompts.items():
-            if key in tasks or key.rpartition("-")[0] in tasks:
-                print(f"      task {key}: {_show(value)}")
+        for label, keys in profiles(prompts).items():
+            print(f"    profile {label}:" + ("" if keys else " empty (the model's own behaviour)"))
+            for category in CATEGORIES if keys else ():
+                roles = task_roles(category)
+                shown = [f"{role} {_show(resolve_prompt(keys, '', category, role))}" for role in roles]
+                print(f"      {category}: {' | '.join(shown) if len(roles) > 1 else shown[0].split(' ', 1)[1]}")
+            specific = [key for key in keys if key in tasks or key.rpartition("-")[0] in tasks]
+            if specific:
+                print(f"      + {len(specific)} task-specific keys (harness list prompts model={name} suite=S)")
+
+
+class _OwnUnknown(Exception):
+    """The model's own prompts are needed but its files are not here."""
+
+
+def _own_prompts(encoder_config) -> dict[str, str]:
+    from harness.encoders.base import ST_DEFAULT_PROMPTS
+    from harness.encoders.model_files import model_dir, own_prompts
+
+    try:
+        return {**ST_DEFAULT_PROMPTS, **own_prompts(model_dir(encoder_config))}
+    except HarnessError:
+        raise _OwnUnknown from None
+
+
+def list_prompts(overrides: list[str]) -> None:
+    """Per task of a suite and per side, the exact prompt string a run would use (repr: "，" and "," differ)."""
+    from harness.config import compose, plan
+    from harness.prompts import prompt_for
+
+    if not any(o.startswith("model=") for o in overrides) or not any(o.startswith("suite=") for o in overrides):
+        raise HarnessError("usage: harness list prompts model=M suite=S [protocol=P ...]")
+    run = plan(compose(overrides))
+    config = run.encoder
+    own_cache: list[dict[str, str]] = []
+
+    def own() -> dict[str, str]:
+        if not own_cache:
+            own_cache.append(_own_prompts(config))
+        return own_cache[0]
+
+    print(f"model {config.name}, suite {run.suite} (None = no prompt given: the model's default prompt, if any)")
+    for task in run.tasks:
+        label = select_profile(config.prompts, task.protocol, task.prompt_profile)[0]
+        roles = task_roles(task.spec.category)
+        shown = []
+        for role in roles:
+            try:
+                text = repr(prompt_for(config.prompts, task.spec, task.protocol, role,
+                                       suite_profile=task.prompt_profile, own=own))
+            except _OwnUnknown:
+                text = (f"<the model's own '{role}' prompt: its config_sentence_transformers.json is not "
+                        f"available here>")
+            shown.append(f"{_SIDE_NAMES.get((task.spec.category, role), role)} {text}")
+        print(f"{task.key} ({task.spec.category}, protocol {task.protocol}, profile {label or 'none'}): "
+              + " | ".join(shown))
 
 
 def list_tasks() -> None:

@@ -11,8 +11,10 @@ import logging
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -22,22 +24,22 @@ from harness.atomic import write_json
 from harness.cache import CachedEncoder
 from harness.config import PlannedTask, RunPlan
 from harness.data import DataSource
-from harness.encoders.base import Encoder, build_encoder, resolve_device
+from harness.encoders.base import Encoder, build_encoder, model_prompts, resolve_device
 from harness.encoders.matryoshka import MemoEncoder, TruncatedEncoder
 from harness.encoders.model_files import check_remote_code
-from harness.weights import Weights, WeightsIndex, model_weights
 from harness.errors import HarnessError
 from harness.families import FAMILIES
 from harness.families.base import Context
 from harness.hub import model_commit
 from harness.identity import RunIdentity, default_output_dir, run_identity
-from harness.prompts import ROLES, prompt_for
+from harness.prompts import prompt_for, select_profile, task_roles
 from harness.provenance import git_revision, library_versions, scrub
 from harness.results import TaskResult, read_score, write_score
 from harness.resultset import Staging
 from harness.resume import Previous, check_directory
 from harness.runinfo import RunInfo, write_run_info
 from harness.summary import summary_of, write_summary
+from harness.weights import Weights, WeightsIndex, model_weights
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +111,18 @@ def run(plan: RunPlan, encoder: Encoder | None = None, data: DataSource | None =
         ranks.close()
 
 
+def prompts_of(plan: RunPlan, task: PlannedTask, encoder: Encoder) -> Callable[[str], str | None]:
+    """role -> the prompt of the task's side: the model's profile for the suite and protocol, applied as the
+    protocol does (harness.prompts); the model's own prompts are read once, and only if the protocol needs them."""
+    own = cache(lambda: model_prompts(encoder))
+    return lambda role: prompt_for(plan.encoder.prompts, task.spec, task.protocol, role,
+                                   suite_profile=task.prompt_profile, own=own)
+
+
 def context(plan: RunPlan, task: PlannedTask, data: DataSource, encoder: Encoder) -> Context:
     """What the task's protocol function runs with: its prompts bound, the run's seed, device and storage."""
-    return Context(data=data, encoder=encoder, prompts=lambda role: prompt_for(plan.encoder.prompts, task.spec,
-                                                                                task.protocol, role),
-                   label=task.key, seed=plan.seed, device=plan.device, storage_dtype=plan.storage_dtype)
+    return Context(data=data, encoder=encoder, prompts=prompts_of(plan, task, encoder), label=task.key,
+                   seed=plan.seed, device=plan.device, storage_dtype=plan.storage_dtype)
 
 
 def _evaluate(plan: RunPlan, task: PlannedTask, ctx: Context, provenance: dict) -> TaskResult:
@@ -160,7 +169,8 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
     try:
         for task in plan.tasks:
             seed_everything(plan.seed)  # each task starts from the seed, whichever tasks ran or were kept before
-            expected = {s.subdir: _provenance(plan, task, weights, s.identity) for s in sets}
+            prompts = prompts_of(plan, task, encoder)
+            expected = {s.subdir: _provenance(plan, task, weights, s.identity, prompts) for s in sets}
             found = previous.keep(task.key, task.spec.category, expected, task.spec, plan.data_dir) \
                 if plan.resume else None
             if found is not None:
@@ -268,11 +278,13 @@ def _write_error(output_dir: Path, exc: OSError) -> HarnessError:
                         f"the previous results there are unchanged")
 
 
-def _provenance(plan: RunPlan, task: PlannedTask, weights: Weights | None, identity: RunIdentity) -> dict:
+def _provenance(plan: RunPlan, task: PlannedTask, weights: Weights | None, identity: RunIdentity,
+                prompt_of: Callable[[str], str | None]) -> dict:
     """What the task's result is computed from, except the data parts (known once read: see
     _provenance_with_data)."""
     cfg = plan.encoder
-    prompts = {role: prompt_for(cfg.prompts, task.spec, task.protocol, role) for role in ROLES}
+    # the strings the run puts before the texts of each side it encodes (None: no prompt given)
+    prompts = {role: prompt_of(role) for role in task_roles(task.spec.category)}
     local = Path(cfg.path).expanduser().is_dir()
     model = {"name": cfg.name, "path": cfg.path,
              "revision": None if local else cfg.revision,  # a local directory's files were not picked by it
@@ -291,6 +303,7 @@ def _provenance(plan: RunPlan, task: PlannedTask, weights: Weights | None, ident
                    "autocast": cfg.autocast, "attention": cfg.attention, "add_eos": cfg.add_eos,
                    "storage_dtype": plan.storage_dtype},
         "prompts": prompts,
+        "prompt_profile": select_profile(cfg.prompts, task.protocol, task.prompt_profile)[0],
         "dataset": {"task_file": str(Path(task.spec.file).name), "hub": task.spec.hub, "parts": {},
                     # a gap of the local mirror the suite declares: {role: the role whose data stood in}
                     **({"split_substitutes": task.split_substitutes} if task.split_substitutes else {})},

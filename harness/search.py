@@ -1,12 +1,21 @@
-"""Exact top-k search over a corpus in chunks (the "predict" step of retrieval).
+"""Exact top-k search over a corpus in chunks (the "predict" step of retrieval), and reranking.
 
-Never materialises the full query x corpus matrix: each chunk of documents is scored against all queries,
-only its best candidates survive, and survivors are merged, all on the search device (CPU or GPU; only the
-final k per query come back). The corpus may be a memmap (float32 or float16, see harness.store): only the
-current chunk is read and converted, so memory is bounded by the score block (at most MAX_SCORE_BYTES) plus
-one chunk of vectors. Ties are resolved deterministically by
-(score descending, tie_rank ascending); with tie_rank = rank of the document id this is
-sentence-transformers 6.2's rule, so results do not depend on the chunk size.
+Two tie conventions, each its reference's own:
+
+- `top_k` / `rerank`: ties resolved deterministically by (score descending, tie_rank ascending); with tie_rank =
+  rank of the document id this is sentence-transformers 6.2's rule, so results do not depend on the chunk size.
+  `top_k` never materialises the full query x corpus matrix: each chunk of documents is scored against a batch of
+  queries, only its best candidates survive, and survivors are merged, all on the search device (CPU or GPU; only
+  the final k per query come back). The corpus may be a memmap (float32 or float16, see harness.store): only the
+  current chunk is read and converted, so memory is bounded by the score block (at most MAX_SCORE_BYTES) plus one
+  chunk of vectors.
+- `jmteb_top_k` / `jmteb_rerank`: JMTEB 1.4's own torch operations, in order, on CPU (retrieval and reranking
+  evaluators of JMTEB, hkazuakey/JMTEB @ da3756b833c41ccb1878d799efd4a274e4b5a348 = v1.4.0; ranking unchanged
+  since v1.3.3). Nothing orders ties there: torch.topk and the unstable torch.argsort decide, and their order
+  depends on the chunk size and the list width (measured: argsort keeps ties in input order for rows of at most
+  16 and permutes them beyond). Reproducing JMTEB's rankings bit for bit therefore needs the same operations on
+  the same shapes: all queries at once against each chunk of JMTEB's `doc_chunk_size` (no memory cap: JMTEB's
+  memory), on CPU (CUDA's topk/sort order ties by another implementation).
 """
 
 from __future__ import annotations
@@ -110,3 +119,31 @@ def rerank(query: np.ndarray, candidates: np.ndarray, similarity: str, tie_rank:
     scores = _scores(torch.as_tensor(query[None], dtype=torch.float32),
                      torch.as_tensor(candidates, dtype=torch.float32), similarity)[0].numpy()
     return np.lexsort((tie_rank, -scores.astype(np.float64)))
+
+
+def jmteb_top_k(queries: np.ndarray, corpus: np.ndarray, max_top_k: int, similarity: str, *,
+                chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """JMTEB's retrieval ranking: per document chunk, the similarity of every query to the chunk and its
+    torch.topk(k = min(max_top_k, chunk width)); the chunks' candidates concatenated; then
+    torch.argsort(-scores) cut at min(max_top_k, number of queries) (JMTEB cuts at the query count, sic: a
+    split with fewer queries than max_top_k gets shorter lists). Indices into `corpus` and their scores."""
+    cpu = torch.device("cpu")
+    q = torch.as_tensor(np.asarray(queries), dtype=torch.float32)
+    indices, scores = [], []
+    for offset in range(0, corpus.shape[0], chunk_size):
+        block = _scores(q, _as_float32(corpus[offset:offset + chunk_size], cpu), similarity)
+        values, found = torch.topk(block, k=min(max_top_k, block.shape[1]), dim=1)
+        indices.append(found + offset)
+        scores.append(values)
+    all_indices, all_scores = torch.cat(indices, dim=1), torch.cat(scores, dim=1)
+    order = torch.argsort(-all_scores, dim=1)[:, :min(max_top_k, all_indices.shape[0])]
+    return (torch.take_along_dim(all_indices, order, dim=1).numpy(),
+            torch.take_along_dim(all_scores, order, dim=1).numpy())
+
+
+def jmteb_rerank(query: np.ndarray, candidates: np.ndarray, similarity: str) -> np.ndarray:
+    """JMTEB's reranking of one query's candidate list (rows in the list's order): the (1, n) similarity in
+    float32 and torch.argsort(similarity, descending=True), unstable as JMTEB calls it."""
+    scores = _scores(torch.as_tensor(np.asarray(query)[None], dtype=torch.float32),
+                     torch.as_tensor(np.asarray(candidates), dtype=torch.float32), similarity)
+    return torch.argsort(scores, dim=1, descending=True)[0].numpy()

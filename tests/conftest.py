@@ -80,6 +80,21 @@ def resave_with_other_weights(model: Path, seed: int = 1) -> None:
     st.save(str(model))
 
 
+# The prompts of tiny_model_with_prompts' config (words of CORPUS, so the tiny tokenizer knows them).
+TINY_PROMPTS = {"query": "犬が ", "document": "猫が "}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_with_prompts(tiny_model, tmp_path_factory) -> Path:
+    """tiny_model saved with `query` / `document` prompts in its config_sentence_transformers.json: what
+    sentence-transformers' encode_query / encode_document (and so its InformationRetrievalEvaluator) apply."""
+    from sentence_transformers import SentenceTransformer
+
+    out = tmp_path_factory.mktemp("tiny-bert-prompts") / "st"
+    SentenceTransformer(str(tiny_model), device="cpu", prompts=dict(TINY_PROMPTS)).save(str(out))
+    return out
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -130,11 +130,27 @@ class Side:
 
 
 class Encoder(Protocol):
+    """`encode` is the protocol. A backend that reads a model's files also has `own_prompts()`: the prompts the
+    model's config_sentence_transformers.json sets (what `model_prompts` reads)."""
+
     config: EncoderConfig
 
     def encode(self, texts: list[str], side: Side) -> np.ndarray:
         """Embed `texts` as `side`; float32 array of shape (len(texts), dim)."""
         ...
+
+
+# sentence-transformers >= 5 always holds these two prompts ("" = an explicit empty prompt, which also keeps
+# the model's default_prompt_name away): SentenceTransformer._default_prompts + _validate_prompts (6.2),
+# SentenceTransformer.__init__ (5.1.1).
+ST_DEFAULT_PROMPTS = {"query": "", "document": ""}
+
+
+def model_prompts(encoder: Encoder) -> dict[str, str]:
+    """The prompts sentence-transformers holds for the encoder's model: its configured ones over
+    ST_DEFAULT_PROMPTS. An encoder without model files (an API, a test stand-in) configures none."""
+    own = getattr(encoder, "own_prompts", None)
+    return {**ST_DEFAULT_PROMPTS, **(own() if own is not None else {})}
 
 
 class BatchedEncoder(ABC):
@@ -208,6 +224,9 @@ class EncoderWrapper:
 
     def encode(self, texts: list[str], side: Side) -> np.ndarray:
         return self.inner.encode(texts, side)
+
+    def own_prompts(self) -> dict[str, str]:
+        return model_prompts(self.inner)
 
 
 def group_batches(bounds: list[tuple[int, int]], target: int) -> list[tuple[int, int]]:

@@ -143,7 +143,7 @@ def strips_texts() -> bool:
     return st_major() < 6
 
 
-class TransformersEncoder(BatchedEncoder):
+class TransformersEncoder(model_files.FilePrompts, BatchedEncoder):
     def __init__(self, config: EncoderConfig):
         self.config = config
         self._loaded: Loaded | None = None

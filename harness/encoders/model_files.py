@@ -127,6 +127,27 @@ def max_seq_length(transformer_dir: Path) -> int | None:
     return data.get("max_seq_length")
 
 
+def own_prompts(directory: Path) -> dict[str, str]:
+    """The `prompts` of config_sentence_transformers.json ({} without one); a null prompt is "" there, as
+    sentence-transformers reads it (harness.encoders.base.model_prompts adds the two it always holds)."""
+    path = directory / "config_sentence_transformers.json"
+    if not path.is_file():
+        return {}
+    prompts = _json(path).get("prompts") or {}
+    if not isinstance(prompts, dict) or not all(isinstance(v, (str, type(None))) for v in prompts.values()):
+        raise HarnessError(f"{path}: field 'prompts' must map prompt names to strings")
+    return {name: text or "" for name, text in prompts.items()}
+
+
+class FilePrompts:
+    """Mixin of the backends that read a model directory: its own prompts (the model is not loaded)."""
+
+    config: EncoderConfig
+
+    def own_prompts(self) -> dict[str, str]:
+        return own_prompts(model_dir(self.config))
+
+
 def default_prompt(directory: Path) -> str | None:
     """The prompt sentence-transformers applies when none is given (`default_prompt_name`), if any."""
     path = directory / "config_sentence_transformers.json"

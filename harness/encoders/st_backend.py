@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast_context, check_embeddings,
                                    model_kwargs, pick_attention, resolve_device)
+from harness.encoders.model_files import FilePrompts
 from harness.encoders.workers import run_batches, serialised_tokenizer
 from harness.errors import HarnessError
 
@@ -102,7 +103,7 @@ def reference_order(texts: list[str]) -> np.ndarray:
     return np.argsort([-len(text) for text in texts])
 
 
-class SentenceTransformersEncoder(BatchedEncoder):
+class SentenceTransformersEncoder(FilePrompts, BatchedEncoder):
     def __init__(self, config: EncoderConfig):
         self.config = config
         self._model = None
@@ -112,6 +113,13 @@ class SentenceTransformersEncoder(BatchedEncoder):
         if self._model is None:
             self._model = load_model_checked(self.config)
         return self._model
+
+    def own_prompts(self) -> dict[str, str]:
+        """A model already loaded (or given in memory) holds them: sentence-transformers' own `prompts`; else its
+        files say them, without loading it."""
+        if self._model is not None:
+            return {name: text or "" for name, text in (self._model.prompts or {}).items()}
+        return super().own_prompts()
 
     def _token_counts(self, texts: list[str]) -> np.ndarray:
         tokenizer = self.model.tokenizer

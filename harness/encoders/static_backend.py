@@ -14,7 +14,7 @@ from harness.encoders.base import BatchedEncoder, EncoderConfig, Side, check_emb
 from harness.errors import HarnessError
 
 
-class StaticEmbeddingEncoder(BatchedEncoder):
+class StaticEmbeddingEncoder(model_files.FilePrompts, BatchedEncoder):
     def __init__(self, config: EncoderConfig):
         self.config = config
         self._tokenizer = None

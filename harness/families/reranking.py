@@ -6,7 +6,9 @@ grade per candidate, same length); corpus rows `docid`, `text` (optional `title`
 Protocol `jmteb` (JMTEB 1.4 `evaluators/reranking`): cosine, dot and 100/(L2+1e-4) on validation queries,
 the best by nDCG@10 (first wins ties) reported on test; graded linear-gain nDCG@{10,20,40} with an IDCG
 from the grades sorted descending and truncated at k; map@10 and mrr@10 (binary, grade > 0) are harness
-extras. Ties in a candidate list are broken by document id (sorted order), not by list position.
+extras. Each candidate list is ordered as JMTEB orders it (harness.search.jmteb_rerank: the similarity in
+float32, torch.argsort descending, unstable: ties keep list order in lists of up to 16, not beyond).
+Protocol `card` breaks ties by document id (sorted order), not by list position.
 Other candidate layouts (field `candidates`), for the model cards' original protocols:
 - `positive_negatives` (JaCWIR `eval`): query rows `query`, `positive` (one doc id), `negatives` (doc ids);
   the candidates are the positive (grade 1) and the negatives (grade 0), documents from the corpus;
@@ -34,7 +36,7 @@ from harness.families.base import Context, Outcome, Protocol, family, pick_best,
 from harness.families.corpus import DOC_TEXT, Corpus, doc_text, load_corpus, rank_ids
 from harness.params import Params
 from harness.scoring.reranking import jmteb_rerank_metrics
-from harness.search import SIMILARITIES, rerank
+from harness.search import SIMILARITIES, jmteb_rerank, rerank
 from harness.spec import TaskSpec
 from harness.vocab import Vocab
 
@@ -187,12 +189,14 @@ def load_grouped(task: TaskSpec, role: str, ctx: Context, mode: str) -> tuple[Qu
 
 
 def _rank(q_emb: np.ndarray, queries: Queries, doc_emb: np.ndarray, row_of: dict[str, int],
-          corpus: Corpus, corpus_pos: dict[str, int], similarity: str) -> list[list[str]]:
+          corpus: Corpus, corpus_pos: dict[str, int], similarity: str, jmteb_order: bool) -> list[list[str]]:
     ranked = []
     for i, candidates in enumerate(queries.candidates):
         rows = [row_of[c] for c in candidates]
-        tie = corpus.id_rank[[corpus_pos[c] for c in candidates]]
-        order = rerank(q_emb[i], doc_emb[rows], similarity, tie)
+        if jmteb_order:
+            order = jmteb_rerank(q_emb[i], doc_emb[rows], similarity)
+        else:
+            order = rerank(q_emb[i], doc_emb[rows], similarity, corpus.id_rank[[corpus_pos[c] for c in candidates]])
         ranked.append([candidates[j] for j in order])
     return ranked
 
@@ -226,7 +230,8 @@ def evaluate(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
 
     def metrics(role: str, similarity: str) -> tuple[dict[str, float], dict[str, float]]:
         """(the protocol's metrics, the harness's extras) of one split under one similarity."""
-        ranked = _rank(q_emb[role], queries[role], doc_emb, row_of, corpus, corpus_pos, similarity)
+        ranked = _rank(q_emb[role], queries[role], doc_emb, row_of, corpus, corpus_pos, similarity,
+                       jmteb_order=params.protocol == "jmteb")
         scores = jmteb_rerank_metrics(ranked, queries[role].grades, ndcg_at=params.ndcg_at)
         return ({k: v for k, v in scores.items() if k in reported},
                 {k: v for k, v in scores.items() if k not in reported})

@@ -1,8 +1,13 @@
 """Retrieval: rank a whole corpus for each query.
 
 Protocol `jmteb`: cosine, dot and 100/(L2+1e-4) scored on validation queries, the best by nDCG@10 reported
-on test; nDCG with binary gains and an IDCG over *all* relevant documents; accuracy@k (hit rate), MRR@k.
-Protocol `mteb`: the model's similarity, pytrec_eval measures rounded to 5 decimals as MTEB does.
+on test; nDCG with binary gains and an IDCG over *all* relevant documents; accuracy@k (hit rate), MRR@max_top_k;
+ranked with JMTEB's own torch operations to its max_top_k = max(accuracy_at + ndcg_at) (harness.search:
+ties fall as JMTEB's topk/argsort put them, so `chunk_size` = JMTEB's doc_chunk_size matters); recall@k and
+MAP@k extras from a separate ranking (ties by id), named in `extra_scores_ranking`.
+Protocol `mteb`: the model's similarity, pytrec_eval measures rounded to 5 decimals as MTEB does;
+`ignore_identical_ids` (MTEB sets it for JaGovFaqs, JaCWIR, NLPJournalAbsArticle) drops a hit whose document id
+equals the query id, and only where query ids come from the data (a row number is no id).
 Protocol `nanobeir`: sentence-transformers 6.2's InformationRetrievalEvaluator (what NanoBEIREvaluator runs):
 the model's similarity, top 100, ties by (score desc, id asc), binary relevance for every qrels row, empty
 documents and queries dropped, queries without positives dropped; keys `<fn>_ndcg@10`, `<fn>_map@100`, ...
@@ -33,7 +38,7 @@ from harness.families.corpus import DOC_TEXT, Corpus, StreamedCorpus, load_corpu
 from harness.params import Params
 from harness.scoring.retrieval import (answer_accuracy, extra_metrics, graded_ndcg, jmteb_metrics, st_metrics,
                                        trec_means, trec_per_query)
-from harness.search import MODEL_SIMILARITIES, SIMILARITIES, rerank, top_k
+from harness.search import MODEL_SIMILARITIES, SIMILARITIES, jmteb_top_k, rerank, top_k
 from harness.spec import TaskSpec
 from harness.store import encode_to_disk
 from harness.vocab import Vocab
@@ -42,6 +47,8 @@ RELEVANCE = Vocab.of("relevance", ("qrels", "answer_match"))
 SELECTION = "optimal_distance_metric"
 # JMTEB 1.4's names in score files (its "euclidean_distance" is 100 / (L2 + 1e-4))
 JMTEB_NAMES = {"cosine": "cosine_similarity", "dot": "dot_score", "euclidean_jmteb_retrieval": "euclidean_distance"}
+# Under protocol jmteb, where `extra_scores` come from (score files say it: they are not JMTEB's ranking).
+EXTRAS_RANKING = "harness ranking: score descending, then document id ascending, to max(recall_at, map_at)"
 
 
 def _positive(params: Params, where: str, *names: str) -> None:
@@ -54,8 +61,8 @@ def _positive(params: Params, where: str, *names: str) -> None:
 @dataclass(frozen=True)
 class _Shared(Params):
     doc_text: str = "text"  # text | title_text (title + " " + text, as MTEB, BEIR and most cards embed documents)
-    chunk_size: int = 1_000_000  # documents scored at once (JMTEB's doc_chunk_size; bounded by memory, never
-    # changes a score)
+    chunk_size: int = 1_000_000  # documents scored at once: JMTEB's doc_chunk_size. Under protocol jmteb exactly
+    # that (JMTEB's tie order depends on it); elsewhere bounded by memory, and it never changes a score
     split: str = "test"
 
     def validate(self, where: str) -> None:
@@ -76,7 +83,9 @@ class _OneSimilarity(_Shared):
 
 @dataclass(frozen=True)
 class SelectedParams(_Shared):
-    """JMTEB: each similarity ranked on validation queries, the best by `main_metric` reported on test."""
+    """JMTEB: each similarity ranked on validation queries, the best by `main_metric` reported on test. Ranked
+    as JMTEB ranks (harness.search.jmteb_top_k) to JMTEB's max_top_k = max(accuracy_at + ndcg_at), which is
+    also its MRR cut-off (mrr@10 in v1.3.3, mrr@50 with 1.4's accuracy_at: suites set it)."""
 
     protocol: ClassVar[str] = "jmteb"
     main_metric: str = "ndcg@10"
@@ -84,17 +93,20 @@ class SelectedParams(_Shared):
     similarities: tuple[str, ...] = ("cosine", "dot", "euclidean_jmteb_retrieval")
     ndcg_at: tuple[int, ...] = (10,)
     accuracy_at: tuple[int, ...] = (1, 3, 5, 10)
-    mrr_at: int = 10
-    recall_at: tuple[int, ...] = (1, 5, 10, 100)
+    recall_at: tuple[int, ...] = (1, 5, 10, 100)  # extras, from a ranking of their own (evaluate_selected)
     map_at: tuple[int, ...] = (10, 100)
 
+    @property
+    def max_top_k(self) -> int:
+        return max((*self.accuracy_at, *self.ndcg_at))
+
     def metric_names(self) -> tuple[str, ...]:
-        return (*(f"ndcg@{k}" for k in self.ndcg_at), *(f"accuracy@{k}" for k in self.accuracy_at),
-                f"mrr@{self.mrr_at}")
+        return (*(f"accuracy@{k}" for k in self.accuracy_at), *(f"ndcg@{k}" for k in self.ndcg_at),
+                f"mrr@{self.max_top_k}")
 
     def validate(self, where: str) -> None:
         SIMILARITIES.check_all(self.similarities, f"{where}: field 'similarities'")
-        _positive(self, where, "ndcg_at", "accuracy_at", "mrr_at", "recall_at", "map_at")
+        _positive(self, where, "ndcg_at", "accuracy_at", "recall_at", "map_at")
         super().validate(where)
 
 
@@ -183,6 +195,7 @@ class Queries:
     ids: list[str]
     texts: list[str]
     relevant: list[dict[str, int]]
+    ids_are_rows: bool = False  # the data has no query id column: ids are row numbers, never equal to a doc id
 
 
 AnyCorpus = Corpus | StreamedCorpus  # both have ids, id_rank and texts_at
@@ -213,7 +226,7 @@ def load_queries(task: TaskSpec, role: str, ctx: Context, drop_empty: bool = Fal
         else:
             raise HarnessError(f"{where}:{number}: column 'relevant_docs' must be a list of document ids")
     ids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
-    return Queries(ids, texts, relevant)
+    return Queries(ids, texts, relevant, ids_are_rows=any(task.column("qid") not in row for row in rows))
 
 
 def _beir_queries(task: TaskSpec, ctx: Context, drop_empty: bool) -> Queries:
@@ -281,25 +294,32 @@ def _search(ctx: Context, q_emb: np.ndarray, doc_emb: np.ndarray, corpus: AnyCor
 
 def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
     data = encoded(task, params, ctx, (params.select_on, params.split))
-    depth = max([*params.ndcg_at, *params.accuracy_at, params.mrr_at, *params.recall_at, *params.map_at])
+    top = params.max_top_k
 
     def metrics(role: str, similarity: str) -> tuple[dict[str, float], list[list[str]]]:
-        idx, _ = _search(ctx, data.q_emb[role], data.doc_emb, data.corpus, depth, similarity, params.chunk_size)
+        # JMTEB's own ranking (its tie order included), always on CPU: harness.search
+        idx, _ = jmteb_top_k(data.q_emb[role], data.doc_emb, top, similarity, chunk_size=params.chunk_size)
         ranked = [[data.corpus.ids[i] for i in row] for row in idx]
         scores = jmteb_metrics(ranked, data.queries[role].relevant, ndcg_at=params.ndcg_at,
-                               accuracy_at=params.accuracy_at, mrr_at=params.mrr_at)
+                               accuracy_at=params.accuracy_at, mrr_at=top)
         return scores, ranked
 
     val_scores = {sim: metrics(params.select_on, sim)[0] for sim in params.similarities}
     chosen = pick_best(val_scores, params.main_metric)
     test, ranked = metrics(params.split, chosen)
     split = data.queries[params.split]
-    extras = extra_metrics(ranked, split.relevant, recall_at=params.recall_at, map_at=params.map_at)
+    # Recall and MAP are the harness's extras (JMTEB has neither) and reach deeper than JMTEB ranks (recall@100
+    # with max_top_k 10): they come from a ranking of their own, ties by document id, so JMTEB's ranking above
+    # is exactly JMTEB's whatever the extras ask for.
+    depth = max((*params.recall_at, *params.map_at))
+    deep, _ = _search(ctx, data.q_emb[params.split], data.doc_emb, data.corpus, depth, chosen, params.chunk_size)
+    extras = extra_metrics([[data.corpus.ids[i] for i in row] for row in deep], split.relevant,
+                           recall_at=params.recall_at, map_at=params.map_at)
     details = variant_details(SELECTION, chosen, val_scores, {chosen: test}, JMTEB_NAMES,
-                              extra_scores={chosen: extras})
+                              extra_scores={chosen: extras}, extra_scores_ranking=EXTRAS_RANKING)
     # the main metric per query (its mean is the score), for bootstrap intervals in reports
     per_query = [jmteb_metrics([r], [rel], ndcg_at=params.ndcg_at, accuracy_at=params.accuracy_at,
-                               mrr_at=params.mrr_at)[params.main_metric] for r, rel in zip(ranked, split.relevant)]
+                               mrr_at=top)[params.main_metric] for r, rel in zip(ranked, split.relevant)]
     return Outcome(params.main_metric, test[params.main_metric],
                    with_per_item(details, "mean", ids=split.ids, values=per_query))
 
@@ -309,18 +329,23 @@ def evaluate_trec(task: TaskSpec, params: TrecParams, ctx: Context) -> Outcome:
     queries, q_emb, corpus = data.queries[params.split], data.q_emb[params.split], data.corpus
     similarity = params.similarity or ctx.encoder.config.similarity
     idx, scores = _search(ctx, q_emb, data.doc_emb, corpus, max(params.k_values), similarity, params.chunk_size)
+    # MTEB pops a hit whose document id equals the query id (after the search, no backfill). A query id that is
+    # a row number (JMTEB-schema data without a qid column) says nothing about documents: not applied there.
+    ignore = params.ignore_identical_ids and not queries.ids_are_rows
     run, qrels = {}, {}
     for qi, qid in enumerate(queries.ids):
         if not any(v > 0 for v in queries.relevant[qi].values()):
             continue  # MTEB drops queries without positives
         hits = {corpus.ids[d]: float(s) for d, s in zip(idx[qi], scores[qi])}
-        if params.ignore_identical_ids:
+        if ignore:
             hits.pop(qid, None)
         run[qid], qrels[qid] = hits, queries.relevant[qi]
     evaluated, per_query = trec_per_query(run, qrels, k_values=params.k_values)
     scores_all = trec_means(evaluated, per_query, round_to=params.round_to)
+    asked = {"ignore_identical_ids": "applied" if ignore else "not applied: the query ids are row numbers"} \
+        if params.ignore_identical_ids else {}
     details = variant_details(SELECTION, similarity, {}, {similarity: scores_all},
-                              split=task.splits.get(params.split, params.split), queries=len(run))
+                              split=task.splits.get(params.split, params.split), queries=len(run), **asked)
     # unrounded per-query values of the main metric, for bootstrap intervals in reports
     values = per_query[params.main_metric]
     return Outcome(params.main_metric, scores_all[params.main_metric],

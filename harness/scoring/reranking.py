@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.scoring.retrieval import Ranked, Relevant, average_precision_at, graded_ndcg_per_query, mrr
+import numpy as np
+
+from harness.scoring.retrieval import Ranked, Relevant, average_precision_at, mrr
 
 
 def jmteb_rerank_metrics(
@@ -31,11 +33,16 @@ def jmteb_rerank_metrics(
     for k in ndcg_at:
         total = 0.0
         for i, (ranked_q, rel) in enumerate(zip(ranked, relevant)):
-            dcg, idcg = graded_ndcg_per_query(ranked_q, rel, k)
+            # JMTEB's arithmetic (its reranking evaluator's ndcg_at_k): each term alone, summed in rank order
+            dcg = 0.0
+            for rank, doc in enumerate(ranked_q[:k], start=1):
+                dcg += rel.get(doc, 0) / np.log2(rank + 1)
+            ideal = sorted(rel.values())[::-1][:k]
+            idcg = sum([grade / np.log2(rank + 1) for rank, grade in enumerate(ideal, start=1)])
             if idcg == 0:
                 raise ValueError(f"query index {i} has no relevant candidate (IDCG = 0); drop it before scoring")
             total += dcg / idcg
-        out[f"ndcg@{k}"] = total / len(ranked)
+        out[f"ndcg@{k}"] = float(total / len(ranked))
     out["map@10"] = average_precision_at(ranked, relevant, 10, denominator="r")
     out["mrr@10"] = mrr(ranked, relevant, 10)
     return out

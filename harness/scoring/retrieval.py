@@ -76,31 +76,38 @@ def jmteb_metrics(
     Binary gain (grade > 0). JMTEB's IDCG is sum_{r=1}^{|R|} 1/log2(r+1), *not*
     truncated at k, so a perfect top-10 scores < 1 when |R| > 10. Queries with
     no relevant doc contribute 0 but stay in the denominator (JMTEB warns and
-    still divides by the number of queries).
+    still divides by the number of queries). The arithmetic is JMTEB's own, to
+    the last bit (its retrieval evaluator's accuracy_at_k / ndcg_at_k / mrr_at_k):
+    each discount 1 / np.log2(rank + 1) computed alone, sums in query and rank
+    order, one division by the number of queries at the end.
     """
     _check_aligned(ranked, relevant)
-    depth = max([*ndcg_at, *accuracy_at, mrr_at])
-    out: dict[str, list[float]] = {}
+    if not ranked:
+        raise ValueError("no queries to score")
+    positives = [_positives(rel) for rel in relevant]
+    out: dict[str, float] = {}
     for k in accuracy_at:
-        out[f"accuracy@{k}"] = []
+        hits = sum(1 for ranked_q, pos in zip(ranked, positives) if pos and any(d in pos for d in ranked_q[:k]))
+        out[f"accuracy@{k}"] = hits / len(ranked)
     for k in ndcg_at:
-        out[f"ndcg@{k}"] = []
-    out[f"mrr@{mrr_at}"] = []
-    for ranked_q, rel in zip(ranked, relevant):
-        pos = _positives(rel)
-        hits = _hits(ranked_q, pos, depth)
-        if not pos:
-            for values in out.values():
-                values.append(0.0)
-            continue
-        idcg = _discounts(len(pos)).sum()
-        for k in ndcg_at:
-            h = hits[:k]
-            out[f"ndcg@{k}"].append(float(h @ _discounts(h.size)) / idcg)
-        for k in accuracy_at:
-            out[f"accuracy@{k}"].append(float(hits[:k].any()))
-        out[f"mrr@{mrr_at}"].append(_reciprocal_rank(hits[:mrr_at]))
-    return {key: _mean(values) for key, values in out.items()}
+        total = 0.0
+        for ranked_q, pos in zip(ranked, positives):
+            if not pos:
+                continue
+            dcg = 0.0
+            for rank, doc in enumerate(ranked_q[:k], start=1):
+                if doc in pos:
+                    dcg += 1.0 / np.log2(rank + 1)
+            idcg = sum([1 / np.log2(rank + 1) for rank in range(1, len(pos) + 1)])
+            total += dcg / idcg
+        out[f"ndcg@{k}"] = float(total / len(ranked))
+    total = 0.0
+    for ranked_q, pos in zip(ranked, positives):
+        first = next((rank for rank, doc in enumerate(ranked_q[:mrr_at], start=1) if doc in pos), None)
+        if first is not None:
+            total += 1.0 / first
+    out[f"mrr@{mrr_at}"] = total / len(ranked)
+    return out
 
 
 # ---------------------------------------------------- sentence-transformers ----

@@ -6,10 +6,10 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.config import compose, group_names, plan
+from harness.config import compose, group_names, plan, prompt_profile_names
 from harness.listing import model_prompts
 from harness.paths import CONF_DIR
-from harness.prompts import check_prompt_keys, resolve_prompt
+from harness.prompts import check_prompt_keys, prompt_for
 from harness.taskspec import load_task, task_names
 
 CARD_MODELS = {  # every model of the five cards' tables, by config name
@@ -34,8 +34,11 @@ def test_model_config_plans_and_listing_agrees_with_hydra(name):
 
 
 def test_prompt_profiles_are_valid_and_give_the_cards_prefixes():
+    """The `default` profiles hold the cards' prefixes (what a card protocol run uses); the benchmark profiles
+    are checked in tests/core/test_prompts.py."""
     for path in (CONF_DIR / "model" / "prompts").glob("*.yaml"):
-        check_prompt_keys(yaml.safe_load(path.read_text(encoding="utf-8")), task_names(), str(path))
+        check_prompt_keys(yaml.safe_load(path.read_text(encoding="utf-8")), task_names(), str(path),
+                          prompt_profile_names())
     jsts, jaquad = "jsts", "jaquad_retrieval"
     cases = {  # (model, task, role) -> the literal prefix of its card
         ("rosetta-base-ja", jaquad, "document"): "passage: ",
@@ -53,7 +56,7 @@ def test_prompt_profiles_are_valid_and_give_the_cards_prefixes():
     for (model, name, role), expected in cases.items():
         task = load_task(name)
         prompts = plan(compose([f"model={model}"])).encoder.prompts
-        assert resolve_prompt(prompts, task.name, task.category, role) == expected, (model, name, role)
+        assert prompt_for(prompts, task, "card", role) == expected, (model, name, role)
 
 
 @pytest.mark.parametrize("override, needle", [
@@ -75,8 +78,12 @@ def test_list_models_shows_prompts_per_task_type(capsys):
     for name in CARD_MODELS:
         assert f"\n{name}: " in "\n" + out
     block = out.split("sarashina-embedding-v2-1b: ", 1)[1].split("\nsse-retrieval", 1)[0]
-    assert "prompts (profile sarashina-v2):" in block
+    assert "prompts (file sarashina-v2):" in block
     assert "Retrieval: query 'task: 質問を与えるので、その質問に答えるのに役立つ関連文書を検索してください。\\nquery: ' | document 'text: '" in block
     assert "PairClassification: none" in block
+    assert "profile jmteb_v2:" in block and "+ 44 task-specific keys" in block
+    assert "profile nanobeir: empty (the model's own behaviour)" in block
     ruri = out.split("ruri-v3-30m: ", 1)[1].split("\nruri-v3-310m", 1)[0]
     assert "STS: ''" in ruri and "Classification: 'トピック: '" in ruri
+    e5 = out.split("multilingual-e5-base: ", 1)[1].split("\nmultilingual-e5-large", 1)[0]
+    assert "profile jmteb_v1: empty" in e5 and "Retrieval: query 'query: ' | document 'passage: '" in e5

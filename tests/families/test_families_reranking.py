@@ -53,16 +53,19 @@ def test_golden_single_query(tiny):
     assert out.details["queries"] == {"validation": 1, "test": 1}
 
 
-def test_ties_are_broken_by_document_id(tiny):
-    # Identical vectors -> identical scores; "d10" sorts before "d9" as a string, whatever the list order.
+def test_ties_follow_jmteb_under_jmteb_and_document_id_under_card(tiny):
+    # Identical vectors -> identical scores. JMTEB (torch.argsort descending, unstable) keeps a short list's
+    # order: d9 then d10; the card protocol breaks ties by document id: "d10" sorts before "d9" as a string.
     docs = {"d9": [1, 1], "d10": [1, 1]}
     vectors = {"q": [1, 0], **_doc_vectors(docs)}
     query = {"query": "q", "retrieved_docs": ["d9", "d10"], "relevance_scores": [0, 1]}
     task = tiny.make("rr_tie", "reranking", "Reranking", {
-        "validation": [query], "test": [query], "corpus": _corpus(["d9", "d10"])}, splits=SPLITS)
-    out = tiny.run(task, vectors)
-    # order d10 (grade 1), d9 (grade 0): DCG = IDCG = 1 -> nDCG 1.0 (list order would give 1/log2(3))
-    assert out.metric_value == 1.0
+        "validation": [query], "test": [query], "corpus": _corpus(["d9", "d10"])}, splits=SPLITS,
+        protocols={"jmteb": {}, "card": {"doc_text": "text"}})
+    # list order: d9 (grade 0), d10 (grade 1): DCG = 1/log2(3), IDCG = 1
+    assert tiny.run(task, vectors).metric_value == 1 / np.log2(3)
+    # id order: d10 (grade 1), d9 (grade 0): DCG = IDCG = 1
+    assert tiny.run(task, vectors, protocol="card").metric_value == 1.0
 
 
 def test_only_candidate_documents_are_embedded(tiny, fake_encoder):
