@@ -12,7 +12,7 @@ import csv
 import io
 import json
 
-from harness.tables import Table
+from harness.tables import MISSING, Table
 
 HEADER = ("# Leaderboard\nThis leaderboard shows the results stored under `docs/results`. "
           "The scores are all multiplied by 100.\n\n")
@@ -25,7 +25,7 @@ SUMMARY_TEXT = {
 
 
 def fmt(value: float | None, scale: float, decimals: int) -> str:
-    return "" if value is None else f"{value * scale:.{decimals}f}"
+    return MISSING if value is None else f"{value * scale:.{decimals}f}"
 
 
 def formatted(table: Table) -> list[list[str]]:
