@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from harness.errors import HarnessError
 from harness.published import Scores
-from harness.summary import main_value
+from harness.summary import datasets_once, main_value
 from harness.tables import AVERAGING, Spec, Table
 
 
@@ -63,13 +63,14 @@ class Gaps:
 
 def reference_tasks(scores: Scores, names: list[str], runs: list[str], categories) -> dict[str, list[str]]:
     """category -> the card's datasets: those of the first published row having the category (of the first row
-    at all when every row is a run)."""
-    published = [n for n in names if n not in runs] or list(names)
+    at all when every row is a run, each dataset once however many protocols scored it)."""
+    published = [n for n in names if n not in runs]
     out: dict[str, list[str]] = {}
     for category in categories:
-        having = [n for n in published if category in scores[n]]
+        having = [n for n in published or names if category in scores[n]]
         if having:
-            out[category] = list(scores[having[0]][category])
+            tasks = list(scores[having[0]][category])
+            out[category] = tasks if published else datasets_once(tasks)
     return out
 
 

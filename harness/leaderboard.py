@@ -60,7 +60,7 @@ def jmteb_tables(scores: Scores, spec: Spec, runs: list[str]) -> list[Table]:
             summary_rows.append([name, average(all_cats, spec.averaging)] + [mean(per_category[c]) for c in present])
     tables = [Table("Summary", ["Model", "Avg."] + present, _sorted(summary_rows), note, spec, gaps.lines)]
     for category in present:
-        columns = _columns(models, runs, spec, category)
+        columns = _columns(models, runs, spec, category, reference[category])
         rows = []
         for name, tasks in models.items():
             if name in runs:
@@ -76,11 +76,12 @@ def jmteb_tables(scores: Scores, spec: Spec, runs: list[str]) -> list[Table]:
     return tables
 
 
-def _columns(models: Scores, runs: list[str], spec: Spec, category: str) -> dict[str, str]:
-    """header -> task: the datasets of the first published model with the category (a run's when none is)."""
+def _columns(models: Scores, runs: list[str], spec: Spec, category: str, tasks: list[str]) -> dict[str, str]:
+    """header -> task for the category's datasets `tasks`, named with the metric of the first published model
+    having the category (of a run's when none is)."""
     having = [n for n, s in models.items() if category in s]
     source = models[next((n for n in having if n not in runs), having[0])][category]
-    return {_jmteb_column(spec, task, metrics): task for task, metrics in source.items()}
+    return {_jmteb_column(spec, task, source[task]): task for task in tasks}
 
 
 def _shape(summary: dict) -> dict[str, set]:

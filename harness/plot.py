@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.atomic import write_with
 from harness.errors import HarnessError
 from harness.published import Scores, is_published, load_scores
-from harness.summary import main_value
+from harness.summary import datasets_once, main_value
 
 CATEGORY_ORDER = ("Retrieval", "STS", "Classification", "Reranking", "Clustering", "PairClassification")
 
@@ -92,11 +92,16 @@ def draw(data: dict[str, dict], output: Path) -> list[Path]:
         path = output / f"{category}.png"
         bar_chart(path, f"{category}: {_kinds(data)} (x100)", groups, bars, "score x100")
         written.append(path)
-    means = {label: [(sum(v for _, v in s[c].values()) / len(s[c])) if c in s else None for c in categories]
-             for label, s in data.items()}
+    means = {label: [_category_mean(s[c]) if c in s else None for c in categories] for label, s in data.items()}
     path = output / "summary.png"
     bar_chart(path, "Category means (mean of each category's datasets, x100)", categories, means, "score x100")
     return written + [path]
+
+
+def _category_mean(tasks: dict[str, tuple[str, float]]) -> float:
+    """Mean over the category's datasets, each once (harness.summary.datasets_once)."""
+    once = datasets_once(tasks)
+    return sum(tasks[t][1] for t in once) / len(once)
 
 
 def _kinds(data: dict[str, dict]) -> str:

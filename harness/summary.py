@@ -118,6 +118,18 @@ def main_value(metrics: Mapping[str, float]) -> tuple[str, float]:
     return next(iter(metrics.items()))
 
 
+def datasets_once(tasks: Iterable[str]) -> list[str]:
+    """Task keys with each dataset once: a suite's `task@protocol` entry (result key `<task>_<protocol>`, e.g.
+    offline_real's scifact_nanobeir beside scifact) is the same dataset scored another way, so a mean over the
+    category's datasets must not count it again."""
+    from harness.families import PROTOCOLS
+
+    tasks = list(tasks)
+    present = set(tasks)
+    return [t for t in tasks if not any(t == f"{base}_{p}" and base in present
+                                        for p in PROTOCOLS for base in [t[: -len(p) - 1]])]
+
+
 def main_metrics(summary: Summary) -> dict[str, tuple[str, float]]:
     """task -> (main metric, value)."""
     return {task: main_value(metrics) for tasks in summary.values() for task, metrics in tasks.items()}

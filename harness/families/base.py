@@ -47,8 +47,9 @@ class Context:
     device: str = "auto"
     storage_dtype: str | None = None
 
-    def encode(self, texts: list[str], role: str) -> np.ndarray:
-        return self.encoder.encode(texts, Side(task=self.label, role=role, prompt=self.prompts(role)))
+    def encode(self, texts: list[str], role: str, part: str = "") -> np.ndarray:
+        """`part` names the texts in progress lines where the role does not (the two sides of a pair)."""
+        return self.encoder.encode(texts, Side(task=self.label, role=role, prompt=self.prompts(role), part=part))
 
 
 P = TypeVar("P", bound=Params)

@@ -112,7 +112,7 @@ def _load_split(task: TaskSpec, role: str, ctx: Context) -> tuple[list[str], lis
 def _encode_split(loaded: tuple, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     first, second, labels, where = loaded
     # role "query" for both sides: the pair is symmetric (as STS).
-    return ctx.encode(first, "query"), ctx.encode(second, "query"), labels, where
+    return ctx.encode(first, "query", "sentence1"), ctx.encode(second, "query", "sentence2"), labels, where
 
 
 def evaluate_thresholds(task: TaskSpec, params: ThresholdParams, ctx: Context) -> Outcome:

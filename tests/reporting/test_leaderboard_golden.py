@@ -12,6 +12,7 @@ from harness.cli import main
 from harness.errors import HarnessError
 from harness.leaderboard import average, build, load_scores, load_spec
 from harness.leaderboard_render import formatted, render
+from harness.tables import Spec
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
 
@@ -155,3 +156,19 @@ def test_a_run_named_like_a_published_model_never_replaces_its_row(tmp_path):
     rows = {r[0]: r[1:] for r in formatted(tables[0])}
     assert rows["RoSEtta"][:3] == ["72.45", "73.21", "81.39"]
     assert rows["pkshatech/RoSEtta-base-ja (reproduced)"][2] == "66.92"
+
+
+def test_a_category_mean_counts_each_dataset_once():
+    """offline_real scores SciFact twice (jmteb and nanobeir protocols): the Retrieval mean counts it once."""
+    from harness.plot import _category_mean
+    from harness.summary import datasets_once
+
+    assert datasets_once(["jaquad_retrieval", "scifact", "scifact_nanobeir", "jsts_valid", "jsts"]) == \
+        ["jaquad_retrieval", "scifact", "jsts_valid", "jsts"]
+    run = Path(__file__).resolve().parents[2] / "results" / "golden" / "hash-encoder" / "offline_real_jmteb"
+    retrieval = json.loads((run / "summary.json").read_text())["Retrieval"]
+    once = (retrieval["jaquad_retrieval"]["ndcg@10"] + retrieval["scifact"]["ndcg@10"]) / 2
+    tables, _ = build(Spec(name="runs", layout="jmteb"), [run])
+    summary = tables[0]
+    assert summary.rows[0][summary.header.index("Retrieval")] == pytest.approx(once)
+    assert _category_mean({t: next(iter(m.items())) for t, m in retrieval.items()}) == pytest.approx(once)
