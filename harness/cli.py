@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="render tables from result directories and published references")
     p.add_argument("dirs", nargs="*", type=Path, help="result directories, summary.json or published files")
     p.add_argument("--table", default=None, help="a table spec: conf/tables/NAME.yaml or a path (default: JMTEB)")
-    p.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    p.add_argument("--format", choices=["md", "csv", "json", "latex"], default="md")
     p.add_argument("--output", type=Path, default=None)
     p.set_defaults(func=_leaderboard)
     p = sub.add_parser("check", help="fail when a main metric drops beyond tolerance")

@@ -171,8 +171,18 @@ def markdown(data: dict[str, Any]) -> str:
                   "share of resamples on either side of zero.", ""]
     if data.get("marks"):
         lines += ["## Marked results", ""] + [f"- {m}" for m in data["marks"]] + [""]
-    lines += ["## Provenance", ""] + [f"- {k}: {v}" for k, v in data["provenance"].items()] + [""]
+    lines += ["## Provenance", ""] + [f"- {k}: {v}" for k, v in data["provenance"].items()
+                                      if k not in RUN_TABLES] + [""]
+    for key, (title, header) in RUN_TABLES.items():
+        if data["provenance"].get(key):
+            lines += [f"## {title}", "", f"| {header[0]} | {header[1]} |", "|---|---:|"]
+            lines += [f"| {k} | {v} |" for k, v in data["provenance"][key].items()] + [""]
     return "\n".join(lines)
+
+
+# provenance entries that are mappings, printed as two-column tables after the provenance list
+RUN_TABLES = {"seconds per task": ("Timings", ("task", "seconds")),
+              "embedding cache": ("Embedding cache", ("statistic", "value"))}
 
 
 def provenance(run_dir: Path, results: dict[str, TaskResult]) -> dict[str, Any]:

@@ -113,10 +113,9 @@ def test_result_directory_joins_a_card_table(tmp_path, capsys):
 def test_csv_and_json_carry_unrounded_values(tmp_path):
     tables, sources = build(load_spec("rosetta_jmteb"), [])
     csv_text = render(tables, "csv", sources)
-    assert csv_text.splitlines()[0] == "table,Model,Avg.,Retrieval,STS,Classification,Reranking,Clustering," \
-                                       "PairClassification"
-    rosetta = [line for line in csv_text.splitlines() if ",RoSEtta," in line][0]
-    assert float(rosetta.split(",")[2]) == pytest.approx(0.724452, abs=1e-6)
+    assert csv_text.splitlines()[0] == "table,row,column,value"  # one tidy table: one header, plain names
+    rosetta = [line for line in csv_text.splitlines() if ",RoSEtta,Avg.," in line][0]
+    assert float(rosetta.split(",")[3]) == pytest.approx(0.724452, abs=1e-6)
     data = json.loads(render(tables, "json", sources))
     row = [r for r in data["tables"][0]["rows"] if r["Model"] == "RoSEtta"][0]
     assert row["Avg."] == pytest.approx(0.724452, abs=1e-6)
@@ -172,3 +171,33 @@ def test_a_category_mean_counts_each_dataset_once():
     summary = tables[0]
     assert summary.rows[0][summary.header.index("Retrieval")] == pytest.approx(once)
     assert _category_mean({t: next(iter(m.items())) for t, m in retrieval.items()}) == pytest.approx(once)
+
+
+def test_tidy_csv_round_trips_through_pandas(tmp_path):
+    """Every table of a spec, runs' missing cells included, written as CSV and read back by pandas unchanged."""
+    import pandas as pd
+
+    from harness.table_frame import tidy, wide
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"STS": {"jsts": {"spearman": 0.5}}}))
+    tables, sources = build(load_spec("jmteb_v1"), [run])
+    text = render(tables, "csv", sources)
+    assert "<br>" not in text and text.count("table,row,column,value") == 1
+    out = tmp_path / "lb.csv"
+    out.write_text(text)
+    back = pd.read_csv(out)
+    pd.testing.assert_frame_equal(back, tidy(tables))
+    sts = wide(back, "STS")
+    assert sts.loc["run", "jsts (spearman)"] == 0.5 and pd.isna(sts.loc["run", "jsick (spearman)"])
+    assert list(sts.columns) == ["Avg.", "jsick (spearman)", "jsts (spearman)"]
+    assert sts.loc["cl-nagoya/ruri-large", "jsts (spearman)"] == pytest.approx(0.8426, abs=1e-4)
+
+
+def test_latex_renders_every_table():
+    tables, sources = build(load_spec("jmteb_v1"), [])
+    text = render(tables, "latex", sources)
+    assert text.count("\\begin{tabular}") == len(tables) == 7
+    assert "massive\\_intent (macro\\_f1)" in text  # LaTeX-escaped headers
+    assert "sbintuitions/sarashina-embedding-v1-1b & 75.50 & 77.61" in text

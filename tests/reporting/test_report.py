@@ -121,3 +121,16 @@ def test_jsts_spearman_interval_is_stable_across_two_runs(tmp_path, tiny_model, 
     text = (tmp_path / "second" / "report.md").read_text()
     assert "## Paired comparison with" in text and "| +0.00000 | [+0.00000, +0.00000] | 1.0000 |" in text
     capsys.readouterr()
+
+
+def test_timings_and_cache_statistics_are_tables(tmp_path, capsys):
+    from harness.report import markdown
+
+    data = {"model": "m", "suite": "s", "published": None, "cells": [], "overall": None, "scores": {},
+            "intervals": {}, "marks": [],
+            "provenance": {"results": "out", "seconds per task": {"jsts": 1.5, "scifact": 12.25},
+                           "embedding cache": {"dir": "/c", "hit_texts": 10, "miss_texts": 5}}}
+    text = markdown(data)
+    assert "{" not in text  # no dict reprs
+    assert "## Timings\n\n| task | seconds |\n|---|---:|\n| jsts | 1.5 |\n| scifact | 12.25 |" in text
+    assert "## Embedding cache\n\n| statistic | value |\n|---|---:|\n| dir | /c |\n| hit_texts | 10 |" in text
