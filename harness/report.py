@@ -88,6 +88,8 @@ def intervals(results: dict[str, TaskResult], resamples: int, seed: int) -> dict
             statistic, arrays = bootstrap.unpack(per_item)
         except ValueError as exc:
             raise HarnessError(f"score file of task {task}: {exc}") from None
+        if per_item.get("n", 0) < 2:  # one item (a one-query task) has no spread to resample
+            continue
         out[task] = bootstrap.interval(statistic, arrays, resamples=resamples, seed=seed)
     return out
 
@@ -154,7 +156,10 @@ def markdown(data: dict[str, Any]) -> str:
     if data["intervals"]:
         first = next(iter(data["intervals"].values()))
         lines += [f"Intervals: percentile bootstrap, {first['level']:.0%} level, {first['resamples']} resamples, "
-                  f"seed {first['seed']}; items resampled = queries (retrieval) or sentence pairs (STS).", ""]
+                  f"seed {first['seed']}; items resampled = what the main metric averages over: queries "
+                  "(retrieval, reranking, NanoBEIR), sentence pairs (STS, pair classification), test texts "
+                  "(classification, JMTEB clustering), seeded runs (MTEB clustering); see "
+                  "harness/scoring/bootstrap.py.", ""]
     if data.get("comparison"):
         comp = data["comparison"]
         lines += [f"## Paired comparison with {comp['other']}", "",
