@@ -159,7 +159,6 @@ def test_a_run_named_like_a_published_model_never_replaces_its_row(tmp_path):
 
 def test_a_category_mean_counts_each_dataset_once():
     """offline_real scores SciFact twice (jmteb and nanobeir protocols): the Retrieval mean counts it once."""
-    from harness.plot import _category_mean
     from harness.summary import datasets_once
 
     assert datasets_once(["jaquad_retrieval", "scifact", "scifact_nanobeir", "jsts_valid", "jsts"]) == \
@@ -170,7 +169,6 @@ def test_a_category_mean_counts_each_dataset_once():
     tables, _ = build(Spec(name="runs", layout="jmteb"), [run])
     summary = tables[0]
     assert summary.rows[0][summary.header.index("Retrieval")] == pytest.approx(once)
-    assert _category_mean({t: next(iter(m.items())) for t, m in retrieval.items()}) == pytest.approx(once)
 
 
 def test_tidy_csv_round_trips_through_pandas(tmp_path):
