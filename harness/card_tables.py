@@ -74,7 +74,7 @@ def reference_tasks(scores: Scores, names: list[str], runs: list[str], categorie
     return out
 
 
-def category_means(scores: Scores, name: str, reference: dict[str, list[str]], gaps: Gaps,
+def category_values(scores: Scores, name: str, reference: dict[str, list[str]], gaps: Gaps,
                    is_run: bool) -> dict[str, list[float | None]]:
     """category -> the row's dataset values: a published row's own datasets, a run's the card's datasets."""
     if not is_run:
@@ -105,7 +105,7 @@ def categories_table(scores: Scores, spec: Spec, runs: list[str]) -> Table:
     reference = reference_tasks(scores, names, runs, spec.categories)
     rows = []
     for name in names:
-        values = category_means(scores, name, reference, gaps, name in runs)
+        values = category_values(scores, name, reference, gaps, name in runs)
         absent = [c for c in spec.categories if c not in values]
         if absent and name not in runs:
             raise HarnessError(f"{spec.source_file}: model {name} has no {absent[0]} results")

@@ -8,7 +8,9 @@ Two layouts, chosen by a table spec (conf/tables/<name>.yaml; see conf/tables/RE
 * card layouts: `categories` (a card's JMTEB table), `columns` (one column per dataset/metric, e.g. RoSEtta's
   retrieval table) and `datasets` (one model, one row per dataset plus a mean row, e.g. SSE's NanoBEIR-ja).
 
-Every table says under it which averaging rule produced its averages.
+Every table says under it which averaging rule produced its averages. Result directories given on the command
+line are rows of their own (named by run identity: harness.published), kept with "—" where they lack a cell the
+table has, each such row named in a warning on stderr; they never replace or drop a published row.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ import sys
 from pathlib import Path
 
 from harness.atomic import write_text
-from harness.card_tables import (Gaps, average, categories_table, columns_table, complete_mean, datasets_tables,
-                                 mean, reference_tasks)
+from harness.card_tables import (Gaps, average, averaging_note, categories_table, category_values, columns_table,
+                                 complete_mean, datasets_tables, mean, reference_tasks)
 from harness.errors import HarnessError
 from harness.leaderboard_render import render
 from harness.paths import ROOT
 from harness.published import Scores, load_scores
 from harness.summary import Summary, main_value
-from harness.tables import AVERAGING, DEFAULT_SPEC, Spec, Table, load_spec
+from harness.tables import DEFAULT_SPEC, Spec, Table, load_spec
 
 __all__ = ["average", "build", "load_scores", "load_spec", "main"]
 
@@ -45,11 +47,11 @@ def jmteb_tables(scores: Scores, spec: Spec, runs: list[str]) -> list[Table]:
     reference = reference_tasks(scores, list(models), runs, spec.categories)
     present = list(reference)
     gaps = Gaps("Summary")
-    note = f"Avg.: {AVERAGING[spec.averaging]}; category columns: mean of the category's datasets"
+    note = averaging_note(spec)
     summary_rows = []
     for name, cats in models.items():
         if name in runs:
-            per_category = {c: [gaps.value(scores, name, t) for t in reference[c]] for c in present}
+            per_category = category_values(scores, name, reference, gaps, is_run=True)
             means = [complete_mean(per_category[c]) for c in present]
             avg = None if None in means else average(per_category, spec.averaging)
             summary_rows.append([name, avg] + means)

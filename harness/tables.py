@@ -68,6 +68,10 @@ def load_spec(name_or_path: str) -> Spec:
         raise HarnessError(f"{path}: field 'layout' must be one of {', '.join(LAYOUTS)}, got {data.get('layout')!r}")
     if data.get("averaging", "micro") not in AVERAGING:
         raise HarnessError(f"{path}: field 'averaging' must be one of {', '.join(AVERAGING)}")
+    for key in ("labels", "aliases", "card_names", "row_averaging"):
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise HarnessError(f"{path}: field '{key}' must map names to names")
     for model, rule in (data.get("row_averaging") or {}).items():
         if rule not in ("micro", "macro"):
             raise HarnessError(f"{path}: field 'row_averaging.{model}' must be micro or macro, got {rule!r}")
@@ -97,4 +101,4 @@ class Table:
 
     def to_json(self) -> dict:
         return {"title": self.title, "note": self.note, "header": self.header,
-                "rows": [dict(zip(self.header, r)) for r in self.rows]}
+                "rows": [dict(zip(self.header, r)) for r in self.rows], "warnings": self.warnings}

@@ -199,3 +199,13 @@ def test_latex_renders_every_table():
     assert text.count("\\begin{tabular}") == len(tables) == 7
     assert "massive\\_intent (macro\\_f1)" in text  # LaTeX-escaped headers
     assert "sbintuitions/sarashina-embedding-v1-1b & 75.50 & 77.61" in text
+
+
+def test_bad_name_maps_fail_with_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("layout: columns\ncard_names: [miracl_ja]\n")
+    with pytest.raises(HarnessError, match="field 'card_names' must map names to names"):
+        load_spec(str(bad))
+    bad.write_text("layout: categories\nrow_averaging: {m: median}\n")
+    with pytest.raises(HarnessError, match="field 'row_averaging.m' must be micro or macro"):
+        load_spec(str(bad))

@@ -40,7 +40,8 @@ def make_data(root: Path) -> None:
                 [{"qid": f"q{i}", "query": CORPUS[i % 10], "relevant_docs": [f"d{i}"]} for i in range(20)])
     write_jsonl(root / "nano_scifact_ja" / "corpus.jsonl",
                 [{"_id": d["docid"], "title": "", "text": d["text"]} for d in docs])
-    write_jsonl(root / "nano_scifact_ja" / "queries.jsonl", [{"_id": f"q{i}", "text": CORPUS[i % 10]} for i in range(20)])
+    write_jsonl(root / "nano_scifact_ja" / "queries.jsonl",
+                [{"_id": f"q{i}", "text": CORPUS[i % 10]} for i in range(20)])
     write_jsonl(root / "nano_scifact_ja" / "qrels.jsonl",
                 [{"query-id": f"q{i}", "corpus-id": f"d{i}", "score": 1} for i in range(20)])
 
@@ -50,8 +51,10 @@ def tiny_run(root: Path, monkeypatch, tasks: list[str] = TASKS, dims=DIMS) -> Pa
     make_data(root / "data")
     monkeypatch.setattr("harness.runner.build_encoder", HashEncoder)
     out = root / "out"
-    args = ["run", f"data_dir={root / 'data'}", f"suite.tasks=[{','.join(tasks)}]", "suite=glucose_extra", "suite.protocol=null", "suite.name=tiny", f"output_dir={out}", "cache=false",
-            "model.path=hash-encoder", "model.name=tiny-hash", "encode.show_progress=false"]
+    # a suite of our own: glucose_extra's file (no mirror gaps) with these tasks, each under its default protocol
+    args = ["run", f"data_dir={root / 'data'}", "suite=glucose_extra", "suite.protocol=null", "suite.name=tiny",
+            f"suite.tasks=[{','.join(tasks)}]", f"output_dir={out}", "cache=false", "model.path=hash-encoder",
+            "model.name=tiny-hash", "encode.show_progress=false"]
     if dims:
         args.append(f"+model.truncate_dims=[{','.join(map(str, dims))}]")
     assert main(args) == 0
