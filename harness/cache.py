@@ -43,6 +43,7 @@ import numpy as np
 
 from harness.atomic import write_with
 from harness.encoders.base import Encoder, EncoderConfig, EncoderWrapper, Side, group_batches, resolve_device
+from harness.progress import advance, encode_bar
 from harness.weights import LOCAL_BACKENDS, Weights
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,9 @@ class CachedEncoder(EncoderWrapper):
     def encode(self, texts: list[str], side: Side) -> np.ndarray:
         started = time.perf_counter()
         try:
-            return self._encode(texts, side)
+            # one bar over the whole list: the backend's bar for each missed chunk counts into it
+            with encode_bar(len(texts), side.task, side.shown, self.config.show_progress):
+                return self._encode(texts, side)
         finally:
             self.stats.embed_seconds += time.perf_counter() - started
 
@@ -228,6 +231,7 @@ class CachedEncoder(EncoderWrapper):
                 self._write(path, key, array)
             else:
                 self.stats.hits += len(chunk)
+                advance(len(chunk))
             parts.append(array)
         if not parts:
             return np.zeros((0, 0), np.float32)

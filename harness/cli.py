@@ -26,7 +26,7 @@ harness data export suite=S output=D [tasks=[a,b]]   hub data -> local layout
 harness leaderboard [DIR|FILE ...] [--table NAME]   JMTEB / model-card tables (conf/tables/NAME.yaml)
 harness check --baseline B --results R [--tolerance T] [--tolerance task=T]   regression gate (exit 1 on a drop)
 harness report DIR [--published FILE] [--compare DIR]   reproduced vs published, bootstrap intervals
-harness plot DIR|FILE [...] [--published FILE] --output DIR   PNG charts per category
+harness plot DIR|FILE [...] [--published FILE] --output DIR   figures per category (PNG, SVG, PDF)
 harness export mteb RUN_DIR OUT [--name N] [--revision R]   mteb's result files (mapped tasks) + model_meta.json
 harness export model-index RUN_DIR [--name N]   the model card's model-index YAML block
 harness import mteb FILE ... [--source S] [--model M] [--output FILE]   mteb results -> a published reference"""
@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="render tables from result directories and published references")
     p.add_argument("dirs", nargs="*", type=Path, help="result directories, summary.json or published files")
     p.add_argument("--table", default=None, help="a table spec: conf/tables/NAME.yaml or a path (default: JMTEB)")
-    p.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    p.add_argument("--format", choices=["md", "csv", "json", "latex"], default="md")
     p.add_argument("--output", type=Path, default=None)
     p.set_defaults(func=_leaderboard)
     p = sub.add_parser("check", help="fail when a main metric drops beyond tolerance")
@@ -207,12 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (recorded in the report)")
     p.add_argument("--output", type=Path, default=None, help="default: <results>/report.md (+ report.json)")
     p.set_defaults(func=_report)
-    p = sub.add_parser("plot", help="PNG charts per category: reproduced vs published, models side by side")
+    p = sub.add_parser("plot", help="figures per category, category means and reproduced-vs-published (PNG, SVG, PDF)")
     p.add_argument("sources", nargs="+", type=Path, help="result directories, summary.json or published files")
     p.add_argument("--published", type=Path, action="append", default=[],
                    help="published file(s) drawn beside the runs")
     p.add_argument("--models", default=None, help="comma-separated models to draw from the published files")
-    p.add_argument("--output", type=Path, required=True, help="directory for the PNG files")
+    p.add_argument("--output", type=Path, required=True, help="directory for the figures")
     p.set_defaults(func=_plot)
     p = sub.add_parser("export", help="a run's results in mteb's format, or as a model card's model-index")
     p.add_argument("what", choices=["mteb", "model-index"])

@@ -8,40 +8,34 @@ Two layouts, chosen by a table spec (conf/tables/<name>.yaml; see conf/tables/RE
 * card layouts: `categories` (a card's JMTEB table), `columns` (one column per dataset/metric, e.g. RoSEtta's
   retrieval table) and `datasets` (one model, one row per dataset plus a mean row, e.g. SSE's NanoBEIR-ja).
 
-Every table says under it which averaging rule produced its averages.
+Every table says under it which averaging rule produced its averages. Result directories given on the command
+line are rows of their own (named by run identity: harness.published), kept with "—" where they lack a cell the
+table has, each such row named in a warning on stderr; they never replace or drop a published row.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from harness.atomic import write_text
+from harness.card_tables import (Gaps, average, averaging_note, categories_table, category_values, columns_table,
+                                 complete_mean, datasets_tables, mean, reference_tasks)
 from harness.errors import HarnessError
 from harness.leaderboard_render import render
 from harness.paths import ROOT
 from harness.published import Scores, load_scores
-from harness.summary import main_value
-from harness.tables import AVERAGING, DEFAULT_SPEC, Spec, Table, load_spec
+from harness.summary import Summary, main_value
+from harness.tables import DEFAULT_SPEC, Spec, Table, load_spec
 
 __all__ = ["average", "build", "load_scores", "load_spec", "main"]
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
-def average(per_category: dict[str, list[float]], rule: str) -> float:
-    """micro: mean over all datasets; macro: mean of the category means."""
-    if rule == "micro":
-        return _mean([v for values in per_category.values() for v in values])
-    if rule == "macro":
-        return _mean([_mean(values) for values in per_category.values()])
-    raise HarnessError(f"unknown averaging rule '{rule}'; valid: micro, macro")
-
-
-def jmteb_tables(scores: Scores, spec: Spec) -> list[Table]:
-    """JMTEB's Summary table and one table per category, as its make_leaderboard renders them."""
+def jmteb_tables(scores: Scores, spec: Spec, runs: list[str]) -> list[Table]:
+    """JMTEB's Summary table and one table per category, as its make_leaderboard renders them. A run's row is
+    kept whatever it lacks (its missing cells "—", named in the Summary's warnings); published rows follow
+    JMTEB's rules (`same_structure_as`, complete rows only)."""
     first = [m for m in spec.read_order if m in scores]
     models = {m: scores[m] for m in first + [m for m in scores if m not in first]}
     if spec.same_structure_as:
@@ -49,31 +43,47 @@ def jmteb_tables(scores: Scores, spec: Spec) -> list[Table]:
             raise HarnessError(f"{spec.source_file}: field 'same_structure_as' names {spec.same_structure_as}, "
                                "which no source holds")
         shape = _shape(models[spec.same_structure_as])
-        models = {m: s for m, s in models.items() if _shape(s) == shape}
-    present = [c for c in spec.categories if any(c in s for s in models.values())]
-    note = f"Avg.: {AVERAGING[spec.averaging]}; category columns: mean of the category's datasets"
-    tables = []
+        models = {m: s for m, s in models.items() if m in runs or _shape(s) == shape}
+    reference = reference_tasks(scores, list(models), runs, spec.categories)
+    present = list(reference)
+    gaps = Gaps("Summary")
+    note = averaging_note(spec)
     summary_rows = []
     for name, cats in models.items():
-        if not all(c in cats for c in present):
-            continue
-        per_category = {c: [main_value(m)[1] for m in cats[c].values()] for c in present}
-        # the average runs over every category the model has, as JMTEB's Summary does
-        all_cats = {c: [main_value(m)[1] for m in t.values()] for c, t in cats.items()}
-        summary_rows.append([name, average(all_cats, spec.averaging)] + [_mean(per_category[c]) for c in present])
-    tables.append(Table("Summary", ["Model", "Avg."] + present, _sorted(summary_rows), note, spec))
+        if name in runs:
+            per_category = category_values(scores, name, reference, gaps, is_run=True)
+            means = [complete_mean(per_category[c]) for c in present]
+            avg = None if None in means else average(per_category, spec.averaging)
+            summary_rows.append([name, avg] + means)
+        elif all(c in cats for c in present):
+            per_category = {c: [main_value(m)[1] for m in cats[c].values()] for c in present}
+            # the average runs over every category the model has, as JMTEB's Summary does
+            all_cats = {c: [main_value(m)[1] for m in t.values()] for c, t in cats.items()}
+            summary_rows.append([name, average(all_cats, spec.averaging)] + [mean(per_category[c]) for c in present])
+    tables = [Table("Summary", ["Model", "Avg."] + present, _sorted(summary_rows), note, spec, gaps.lines)]
     for category in present:
-        having = [(n, c[category]) for n, c in models.items() if category in c]
-        columns = [_jmteb_column(spec, task, metrics) for task, metrics in having[0][1].items()]
+        columns = _columns(models, runs, spec, category, reference[category])
         rows = []
-        for name, tasks in having:
-            cells = {_jmteb_column(spec, t, m): main_value(m)[1] for t, m in tasks.items()}
-            if all(col in cells for col in columns):
-                values = [cells[col] for col in columns]
-                rows.append([name, _mean(values)] + values)
-        tables.append(Table(category, ["Model", "Avg."] + columns, _sorted(rows),
+        for name, tasks in models.items():
+            if name in runs:
+                values = [gaps.value(scores, name, task) for task in columns.values()]
+                rows.append([name, complete_mean(values)] + values)
+            elif category in tasks:
+                cells = {_jmteb_column(spec, t, m): main_value(m)[1] for t, m in tasks[category].items()}
+                if all(col in cells for col in columns):
+                    values = [cells[col] for col in columns]
+                    rows.append([name, mean(values)] + values)
+        tables.append(Table(category, ["Model", "Avg."] + list(columns), _sorted(rows),
                             "Avg.: mean of the category's datasets", spec))
     return tables
+
+
+def _columns(models: Scores, runs: list[str], spec: Spec, category: str, tasks: list[str]) -> dict[str, str]:
+    """header -> task for the category's datasets `tasks`, named with the metric of the first published model
+    having the category (of a run's when none is)."""
+    having = [n for n, s in models.items() if category in s]
+    source = models[next((n for n in having if n not in runs), having[0])][category]
+    return {_jmteb_column(spec, task, source[task]): task for task in tasks}
 
 
 def _shape(summary: dict) -> dict[str, set]:
@@ -85,71 +95,14 @@ def _jmteb_column(spec: Spec, task: str, metrics: dict[str, float]) -> str:
 
 
 def _sorted(rows: list[list]) -> list[list]:
-    return sorted(rows, key=lambda r: r[1], reverse=True)  # stable: equal averages keep source order
+    # stable: equal averages keep source order; rows without an average (a partial run) last
+    return sorted(rows, key=lambda r: (r[1] is not None, r[1] or 0.0), reverse=True)
 
 
-def card_table(scores: Scores, spec: Spec) -> Table:
-    if spec.layout == "categories":
-        return _categories_table(scores, spec)
-    if spec.layout == "columns":
-        return _columns_table(scores, spec)
-    if spec.layout == "datasets":
-        return _datasets_table(scores, spec)
-    raise HarnessError(f"{spec.source_file}: layout '{spec.layout}' is not a card layout")
-
-
-def _row_models(scores: Scores, spec: Spec, extra: list[str]) -> list[str]:
-    names = list(spec.rows) + [m for m in extra if m not in spec.rows]
-    missing = [m for m in names if m not in scores]
-    if missing:
-        raise HarnessError(f"{spec.source_file}: field 'rows' names {missing[0]}, which no source holds")
-    return names
-
-
-def _categories_table(scores: Scores, spec: Spec, extra: list[str] = ()) -> Table:
-    rows = []
-    for name in _row_models(scores, spec, list(extra)):
-        cats = scores[name]
-        absent = [c for c in spec.categories if c not in cats]
-        if absent:
-            raise HarnessError(f"{spec.source_file}: model {name} has no {absent[0]} results")
-        per_category = {c: [main_value(m)[1] for m in cats[c].values()] for c in spec.categories}
-        rows.append([spec.labels.get(name, name), average(per_category, spec.averaging)]
-                    + [_mean(per_category[c]) for c in spec.categories])
-    note = f"Avg.: {AVERAGING[spec.averaging]}; category columns: mean of the category's datasets"
-    return Table(spec.title, ["Model", "Avg."] + list(spec.categories), rows, note, spec)
-
-
-def _cell(scores: Scores, name: str, task: str, metric: str, spec: Spec) -> float | None:
-    for tasks in scores[name].values():
-        if task in tasks:
-            if metric not in tasks[task]:
-                raise HarnessError(f"{spec.source_file}: model {name} has no metric '{metric}' for task {task}")
-            return tasks[task][metric]
-    return None
-
-
-def _columns_table(scores: Scores, spec: Spec, extra: list[str] = ()) -> Table:
-    rows = []
-    for name in _row_models(scores, spec, list(extra)):
-        rows.append([spec.labels.get(name, name)]
-                    + [_cell(scores, name, c["task"], c["metric"], spec) for c in spec.columns])
-    return Table(spec.title, ["Model"] + [c["label"] for c in spec.columns], rows,
-                 AVERAGING["none"] if spec.averaging == "none" else AVERAGING[spec.averaging], spec)
-
-
-def _datasets_table(scores: Scores, spec: Spec) -> Table:
-    if spec.model not in scores:
-        raise HarnessError(f"{spec.source_file}: field 'model' names {spec.model}, which no source holds")
-    tasks = {t: m for cats in scores[spec.model].values() for t, m in cats.items()}
-    names = list(spec.rows) or list(tasks)
-    rows = [[spec.labels.get(t, t)] + [tasks[t].get(c["metric"]) for c in spec.columns] for t in names]
-    if spec.mean_row:
-        means = [_mean([tasks[t][c["metric"]] for t in names]) for c in spec.columns]
-        rows.insert(0, [spec.mean_row] + means)
-    note = (f"{spec.mean_row}: mean over the {len(names)} datasets (micro average)" if spec.mean_row
-            else AVERAGING["none"])
-    return Table(spec.title, ["Dataset"] + [c["label"] for c in spec.columns], rows, note, spec)
+def suite_names(summary: Summary, spec: Spec) -> Summary:
+    """A summary with the card's task names turned into the suite's (`card_names`)."""
+    suite = {card: task for task, card in spec.card_names.items()}
+    return {c: {suite.get(t, t): m for t, m in tasks.items()} for c, tasks in summary.items()}
 
 
 def build(spec: Spec, paths: list[Path]) -> tuple[list[Table], list[str]]:
@@ -158,20 +111,22 @@ def build(spec: Spec, paths: list[Path]) -> tuple[list[Table], list[str]]:
     A run named like a published model is shown as "<name> (reproduced)", never in the published row's place.
     """
     scores, sources = load_scores([ROOT / s for s in spec.sources])
-    extra, extra_sources = load_scores(list(paths)) if paths else ({}, [])
-    extra_names = []
-    for name, summary in extra.items():
-        shown = f"{name} (reproduced)" if name in scores else name
-        scores[shown] = summary
-        extra_names.append(shown)
-    sources += extra_sources
+    runs: list[str] = []
+    if paths:
+        extra, extra_sources = load_scores(list(paths))
+        for name, summary in extra.items():
+            shown = f"{name} (reproduced)" if name in scores else name
+            scores[shown] = summary
+            runs.append(shown)
+        sources += extra_sources
+    scores = {name: suite_names(summary, spec) for name, summary in scores.items()}
     if spec.layout == "jmteb":
-        return jmteb_tables(scores, spec), sources
+        return jmteb_tables(scores, spec, runs), sources
     if spec.layout == "columns":
-        return [_columns_table(scores, spec, extra_names if spec.rows else list(scores))], sources
+        return [columns_table(scores, spec, runs)], sources
     if spec.layout == "datasets":
-        return [_datasets_table(scores, spec)], sources
-    table = _categories_table(scores, spec, extra_names if spec.rows else list(scores))
+        return datasets_tables(scores, spec, runs), sources
+    table = categories_table(scores, spec, runs)
     if not spec.rows:  # every model: best average first
         table.rows = _sorted(table.rows)
     return [table], sources
@@ -182,6 +137,9 @@ def main(args: argparse.Namespace) -> int:
     if not args.dirs and not spec.sources:
         raise HarnessError("harness leaderboard: give result directories or published files, or --table NAME")
     tables, sources = build(spec, args.dirs)
+    for table in tables:
+        for line in table.warnings:
+            print(f"warning: {line}", file=sys.stderr)
     text = render(tables, args.format, sources)
     if args.output:
         write_text(args.output, text)

@@ -1,18 +1,18 @@
-"""Leaderboard tables as markdown, CSV or JSON.
+"""Leaderboard tables as markdown, CSV, JSON or LaTeX.
 
 Markdown of the `jmteb` layout reproduces JMTEB's leaderboard.md byte for byte: a pipe table whose column
 width is max(len(header) + 2, longest cell), cells left-aligned (JMTEB 1.3) or centred with the extra space on
 the right (JMTEB 1.4, model names stay left). Card layouts print compact pipe tables like the cards do.
-CSV and JSON carry the unrounded, unscaled values.
+CSV (the tidy frame of harness.table_frame: table, row, column, value) and JSON carry the unrounded, unscaled
+values; LaTeX prints them as markdown does.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
-from harness.tables import Table
+from harness.table_frame import to_csv, to_latex
+from harness.tables import MISSING, Table
 
 HEADER = ("# Leaderboard\nThis leaderboard shows the results stored under `docs/results`. "
           "The scores are all multiplied by 100.\n\n")
@@ -25,7 +25,7 @@ SUMMARY_TEXT = {
 
 
 def fmt(value: float | None, scale: float, decimals: int) -> str:
-    return "" if value is None else f"{value * scale:.{decimals}f}"
+    return MISSING if value is None else f"{value * scale:.{decimals}f}"
 
 
 def formatted(table: Table) -> list[list[str]]:
@@ -89,12 +89,8 @@ def render(tables: list[Table], fmt_name: str, sources: list[str]) -> str:
         sources_line = "".join(f"\nSource: {s}\n" for s in sources)
         return "\n".join(card_markdown(t) for t in tables) + sources_line
     if fmt_name == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        for table in tables:
-            writer.writerow(["table"] + table.header)
-            for row in table.rows:
-                writer.writerow([table.title] + ["" if v is None else v for v in row])
-        return buffer.getvalue()
+        return to_csv(tables)
+    if fmt_name == "latex":
+        return to_latex(tables)
     return json.dumps({"sources": sources, "tables": [t.to_json() for t in tables]}, indent=2,
                       ensure_ascii=False) + "\n"

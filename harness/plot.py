@@ -1,107 +1,148 @@
-"""`harness plot`: PNG charts from result directories and published references (never re-evaluates).
+"""`harness plot`: figures from result directories and published references (never re-evaluates).
 
-One chart per category: a group of bars per dataset, one bar per model (runs marked "reproduced", published
-references marked "published"), values x100 written on the bars; plus summary.png with the category means.
+One series per run identity (two runs of one model, or Matryoshka sets, are two series: harness.published names
+them) and per published model. Figures (harness.figures: dot plots, PNG + SVG + PDF):
+
+* `<Category>`: one panel per dataset, each series' main metric with its bootstrap 95 % interval (runs);
+* `summary`: one panel per category, each series' mean over the category's datasets (each dataset once); where
+  series cover different datasets of a category, their labels say how many and a note under the figure says so;
+* `reproduction` (runs and published figures together): per run and dataset, reproduced minus published, with
+  the run's interval and the published file's tolerance as a band around 0.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.atomic import write_with
 from harness.errors import HarnessError
-from harness.published import Scores, is_published, load_scores
-from harness.summary import main_value
+from harness.figures import Dot, Panel, dot_figure, save
+from harness.published import is_published, load_scores, read_tolerances
+from harness.report import intervals
+from harness.results import read_results
+from harness.spec import CATEGORIES
+from harness.summary import Summary, datasets_once, main_value
+from harness.tolerance import DEFAULT_TOLERANCE
 
-CATEGORY_ORDER = ("Retrieval", "STS", "Classification", "Reranking", "Clustering", "PairClassification")
+RESAMPLES = 1000
 
 
-def series(sources: list[Path], published: list[Path], models: list[str] | None) -> dict[str, dict]:
-    """Label -> {category: {task: (metric, value)}}: runs ("reproduced") first, then published models.
+@dataclass
+class Series:
+    label: str
+    kind: str                                   # reproduced | published
+    model: str                                  # the model's name (pairs a run with its published figures)
+    scores: Summary                             # category -> task -> {metric: value}, main metric first
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # task -> 95 % interval (runs)
+    tolerances: dict[str, float] = field(default_factory=dict)              # task -> tolerance (published)
+
+    def main(self, category: str, task: str) -> float:
+        return main_value(self.scores[category][task])[1]
+
+
+def series(sources: list[Path], published: list[Path], models: list[str] | None) -> dict[str, Series]:
+    """Label -> series: runs ("reproduced") first, then published models.
 
     A file with a `_source` is a published reference; `models` picks which of its models to draw.
     """
-    out: dict[str, dict] = {}
-    runs = [p for p in sources if not is_published(p)]
+    out: dict[str, Series] = {}
+    runs = [Path(p) for p in sources if not is_published(p)]
     if runs:  # loaded together: two runs of one model get distinct names (harness.published.load_scores)
         scores, _ = load_scores(runs)
-        for name, cats in scores.items():
-            out[f"{name} (reproduced)"] = _flatten(cats)
-    for path in [p for p in sources if p not in runs] + list(published):
+        for (name, summary), path in zip(scores.items(), runs):
+            directory = path if path.is_dir() else path.parent
+            found = {r.task: r for r in read_results(directory)}
+            model = next(iter(found.values())).provenance.get("model", {}).get("name", name) if found else name
+            cis = {t: (i.low, i.high) for t, i in intervals(found, RESAMPLES, 0).items()}
+            out[f"{name} (reproduced)"] = Series(f"{name} (reproduced)", "reproduced", model, summary, cis)
+    for path in [p for p in sources if Path(p) not in runs] + list(published):
         scores, _ = load_scores([path])
         if models and not any(m in scores for m in models):
             raise HarnessError(f"{path}: none of the models {', '.join(models)}; it holds {', '.join(sorted(scores))}")
         for name in models or list(scores):
             if name in scores:
-                out[f"{name} (published)"] = _flatten(scores[name])
+                # one model in two published files (JMTEB v1 and v2) is two series, named by their files
+                label = f"{name} (published)" if f"{name} (published)" not in out else f"{name} ({Path(path).stem})"
+                out[label] = Series(label, "published", name, scores[name], tolerances=read_tolerances(path))
     if not out:
         raise HarnessError("harness plot: nothing to draw")
     return out
 
 
-def _flatten(cats: Scores) -> dict[str, dict[str, tuple[str, float]]]:
-    return {c: {t: main_value(m) for t, m in tasks.items()} for c, tasks in cats.items()}
+def categories_of(data: dict[str, Series]) -> list[str]:
+    present = {c for s in data.values() for c in s.scores}
+    return [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
 
 
-def bar_chart(path: Path, title: str, groups: list[str], bars: dict[str, list[float | None]], ylabel: str) -> None:
-    import matplotlib
+def category_figure(data: dict[str, Series], category: str):
+    tasks = list(dict.fromkeys(t for s in data.values() for t in s.scores.get(category, {})))
+    panels = []
+    for task in tasks:
+        having = [s for s in data.values() if task in s.scores.get(category, {})]
+        metric = main_value(having[0].scores[category][task])[0]
+        panels.append(Panel(f"{task} ({metric})", [Dot(s.label, s.kind, s.main(category, task),
+                                                       s.intervals.get(task)) for s in having]))
+    return dot_figure(f"{category}: main metric per dataset (x100; error bars: bootstrap 95 % interval)", panels,
+                      "score x100")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    width = 0.8 / max(len(bars), 1)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 + len(groups) * (0.5 + 0.45 * len(bars))), 4.8))
-    for i, (label, values) in enumerate(bars.items()):
-        xs = [g + (i - (len(bars) - 1) / 2) * width for g in range(len(groups))]
-        shown = [(x, v * 100) for x, v in zip(xs, values) if v is not None]
-        if not shown:
+def summary_figure(data: dict[str, Series]):
+    panels, uneven = [], []
+    for category in categories_of(data):
+        having = [s for s in data.values() if category in s.scores]
+        covered = {s.label: datasets_once(s.scores[category]) for s in having}
+        differ = len({tuple(sorted(c)) for c in covered.values()}) > 1
+        if differ:
+            uneven.append(category)
+        dots = [Dot(s.label, s.kind, sum(s.main(category, t) for t in covered[s.label]) / len(covered[s.label]),
+                    note=_datasets(len(covered[s.label])) if differ else "") for s in having]
+        panels.append(Panel(category, dots))
+    note = (f"Category means over different datasets (not comparable as they stand): {', '.join(uneven)}; the "
+            f"number beside each dot is how many datasets its mean covers." if uneven else "")
+    return dot_figure("Category means (mean of each category's datasets, each dataset once; x100)", panels,
+                      "score x100", note)
+
+
+def _datasets(n: int) -> str:
+    return f"{n} dataset" + ("" if n == 1 else "s")
+
+
+def reproduction_figure(data: dict[str, Series]):
+    """Per run: reproduced minus published per dataset, the tolerance band around 0; None without both kinds."""
+    published = [s for s in data.values() if s.kind == "published"]
+    panels = []
+    for run in (s for s in data.values() if s.kind == "reproduced"):
+        reference = next((p for p in published if p.model == run.model), published[0] if len(published) == 1
+                         else None)
+        if reference is None:
             continue
-        rects = ax.bar([x for x, _ in shown], [v for _, v in shown], width, label=label,
-                       hatch="//" if label.endswith("(published)") else None, edgecolor="white")
-        ax.bar_label(rects, fmt="%.2f", fontsize=7, padding=2, rotation=90 if len(bars) > 3 else 0)
-    ax.set_xticks(range(len(groups)), groups, rotation=20 if len(groups) > 3 else 0, ha="right" if len(groups) > 3
-                  else "center", fontsize=8)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    top = max((v for values in bars.values() for v in values if v is not None), default=1.0) * 100
-    ax.set_ylim(0, min(110.0, top * 1.18 + 2))
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(groups) > 3 else -0.1),
-              ncol=min(len(bars), 3), frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    ax.set_axisbelow(True)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120)
-    plt.close(fig)
-    write_with(path, lambda handle: handle.write(buffer.getvalue()))  # atomic, like every file the harness writes
+        dots, band = [], []
+        for category, tasks in reference.scores.items():
+            for task, metrics in tasks.items():
+                metric, value = main_value(metrics)
+                mine = run.scores.get(category, {}).get(task, {})
+                if metric not in mine:
+                    continue
+                ci = run.intervals.get(task) if main_value(mine)[0] == metric else None
+                shifted = (ci[0] - value, ci[1] - value) if ci else None
+                dots.append(Dot(f"{task} ({metric})", "reproduced", mine[metric] - value, shifted))
+                band.append(reference.tolerances.get(task, DEFAULT_TOLERANCE) * 100)
+        if dots:
+            panels.append(Panel(f"{run.label} vs {reference.label}", dots, band))
+    if not panels:
+        return None
+    return dot_figure("Reproduction: reproduced minus published (x100); green band: tolerance", panels,
+                      "difference x100", shared=False)
 
 
-def draw(data: dict[str, dict], output: Path) -> list[Path]:
-    categories = [c for c in CATEGORY_ORDER if any(c in s for s in data.values())]
-    categories += sorted({c for s in data.values() for c in s} - set(categories))
-    written = []
-    for category in categories:
-        tasks: dict[str, str] = {}
-        for s in data.values():
-            for task, (metric, _) in s.get(category, {}).items():
-                tasks.setdefault(task, metric)
-        groups = [f"{t}\n({m})" for t, m in tasks.items()]
-        bars = {label: [s.get(category, {}).get(t, (None, None))[1] for t in tasks] for label, s in data.items()}
-        path = output / f"{category}.png"
-        bar_chart(path, f"{category}: {_kinds(data)} (x100)", groups, bars, "score x100")
-        written.append(path)
-    means = {label: [(sum(v for _, v in s[c].values()) / len(s[c])) if c in s else None for c in categories]
-             for label, s in data.items()}
-    path = output / "summary.png"
-    bar_chart(path, "Category means (mean of each category's datasets, x100)", categories, means, "score x100")
-    return written + [path]
-
-
-def _kinds(data: dict[str, dict]) -> str:
-    kinds = [k for k in ("reproduced", "published") if any(label.endswith(f"({k})") for label in data)]
-    return " vs ".join(kinds)
+def draw(data: dict[str, Series], output: Path) -> list[Path]:
+    figures = [(category, category_figure(data, category)) for category in categories_of(data)]
+    figures.append(("summary", summary_figure(data)))
+    reproduction = reproduction_figure(data)
+    if reproduction is not None:
+        figures.append(("reproduction", reproduction))
+    return [path for name, fig in figures for path in save(fig, Path(output) / name)]
 
 
 def main(args: argparse.Namespace) -> int:

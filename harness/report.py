@@ -21,6 +21,7 @@ from harness.published import load_scores, read_tolerances
 from harness.results import TaskResult, read_results
 from harness.runinfo import RunInfo, read_run_info
 from harness.scoring import bootstrap
+from harness.summary import metrics_of
 from harness.tolerance import parse_tolerances, tolerance_for
 
 
@@ -60,15 +61,18 @@ def compare_cells(results: dict[str, TaskResult], published: dict[str, dict[str,
         if result is None:
             metric, value = next(iter(metrics.items()))
             cells.append(Cell(task, metric, None, value, tolerances[task], "not run"))
-        elif result.metric_name not in metrics:
-            metric, value = next(iter(metrics.items()))
-            cells.append(Cell(task, f"{metric} (run: {result.metric_name})", None, value, tolerances[task],
-                              "metric differs"))
         else:
-            value = metrics[result.metric_name]
-            diff = result.metric_value - value
+            # the run's main metric where the published file has it, else the published main metric among the
+            # run's other figures (summary.json's: a card printing Spearman of a run whose main is cosine_spearman)
+            mine = metrics_of(result)
+            metric = result.metric_name if result.metric_name in metrics else next(iter(metrics))
+            if metric not in mine:
+                cells.append(Cell(task, f"{metric} (run: {result.metric_name})", None, metrics[metric],
+                                  tolerances[task], "metric differs"))
+                continue
+            diff = mine[metric] - metrics[metric]
             verdict = "pass" if abs(diff) <= tolerances[task] + 1e-12 else "FAIL"
-            cells.append(Cell(task, result.metric_name, result.metric_value, value, tolerances[task], verdict))
+            cells.append(Cell(task, metric, mine[metric], metrics[metric], tolerances[task], verdict))
     return cells
 
 
@@ -88,6 +92,8 @@ def intervals(results: dict[str, TaskResult], resamples: int, seed: int) -> dict
             statistic, arrays = bootstrap.unpack(per_item)
         except ValueError as exc:
             raise HarnessError(f"score file of task {task}: {exc}") from None
+        if per_item.get("n", 0) < 2:  # one item (a one-query task) has no spread to resample
+            continue
         out[task] = bootstrap.interval(statistic, arrays, resamples=resamples, seed=seed)
     return out
 
@@ -135,7 +141,9 @@ def markdown(data: dict[str, Any]) -> str:
                   "| task | metric | reproduced | published | diff | tolerance | verdict | 95% CI (reproduced) |",
                   "|---|---|---:|---:|---:|---:|---|---|"]
         for c in data["cells"]:
-            ci = data["intervals"].get(c["task"])
+            # the interval is the run's main metric's: shown only beside that metric
+            main = data["scores"].get(c["task"], {}).get("metric")
+            ci = data["intervals"].get(c["task"]) if c["metric"] == main else None
             shown_ci = f"[{ci['low']:.5f}, {ci['high']:.5f}]" if ci else "-"
             diff = "-" if c["diff"] is None else f"{c['diff']:+.5f}"
             lines.append(f"| {c['task']} | {c['metric']} | {_f(c['reproduced'])} | {_f(c['published'])} | {diff} | "
@@ -154,7 +162,10 @@ def markdown(data: dict[str, Any]) -> str:
     if data["intervals"]:
         first = next(iter(data["intervals"].values()))
         lines += [f"Intervals: percentile bootstrap, {first['level']:.0%} level, {first['resamples']} resamples, "
-                  f"seed {first['seed']}; items resampled = queries (retrieval) or sentence pairs (STS).", ""]
+                  f"seed {first['seed']}; items resampled = what the main metric averages over: queries "
+                  "(retrieval, reranking, NanoBEIR), sentence pairs (STS, pair classification), test texts "
+                  "(classification, JMTEB clustering), seeded runs (MTEB clustering); see "
+                  "harness/scoring/bootstrap.py.", ""]
     if data.get("comparison"):
         comp = data["comparison"]
         lines += [f"## Paired comparison with {comp['other']}", "",
@@ -171,8 +182,18 @@ def markdown(data: dict[str, Any]) -> str:
                   "share of resamples on either side of zero.", ""]
     if data.get("marks"):
         lines += ["## Marked results", ""] + [f"- {m}" for m in data["marks"]] + [""]
-    lines += ["## Provenance", ""] + [f"- {k}: {v}" for k, v in data["provenance"].items()] + [""]
+    lines += ["## Provenance", ""] + [f"- {k}: {v}" for k, v in data["provenance"].items()
+                                      if k not in RUN_TABLES] + [""]
+    for key, (title, header) in RUN_TABLES.items():
+        if data["provenance"].get(key):
+            lines += [f"## {title}", "", f"| {header[0]} | {header[1]} |", "|---|---:|"]
+            lines += [f"| {k} | {v} |" for k, v in data["provenance"][key].items()] + [""]
     return "\n".join(lines)
+
+
+# provenance entries that are mappings, printed as two-column tables after the provenance list
+RUN_TABLES = {"seconds per task": ("Timings", ("task", "seconds")),
+              "embedding cache": ("Embedding cache", ("statistic", "value"))}
 
 
 def provenance(run_dir: Path, results: dict[str, TaskResult]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from harness.families import FAMILIES
 from harness.families.base import Context
 from harness.hub import model_commit
 from harness.identity import RunIdentity, default_output_dir, run_identity
+from harness.progress import SuiteProgress, scored_table
 from harness.prompts import prompt_for, select_profile, task_roles
 from harness.provenance import git_revision, library_versions, scrub
 from harness.results import TaskResult, read_score, write_score
@@ -167,7 +168,9 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
     except OSError as exc:
         raise _write_error(output_dir, exc) from None
     try:
-        for task in plan.tasks:
+        progress = SuiteProgress([t.key for t in plan.tasks], plan.encoder.show_progress)
+        for number, task in enumerate(plan.tasks):
+            progress.start(number, task.key, f"{task.spec.family}, protocol {task.protocol}")
             seed_everything(plan.seed)  # each task starts from the seed, whichever tasks ran or were kept before
             prompts = prompts_of(plan, task, encoder)
             expected = {s.subdir: _provenance(plan, task, weights, s.identity, prompts) for s in sets}
@@ -193,6 +196,7 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
                 if memo is not None:
                     memo.clear()
             timings[task.key] = round(time.perf_counter() - t0, 3)
+            progress.finished(timings[task.key])
             for s, result in zip(sets, done):
                 _write(output_dir, lambda: write_score(staging.dir / s.subdir, result))
                 s.results[task.key] = result
@@ -219,6 +223,7 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
         corrupt = f", {stats.corrupt} corrupt entries recomputed" if stats.corrupt else ""
         print(f"embedding cache: {stats.hits} texts from cache, {stats.misses} encoded{corrupt} "
               f"({stats.encode_seconds:.1f} s encoding, {stats.embed_seconds:.1f} s getting embeddings)", flush=True)
+    print(scored_table([t.key for t in plan.tasks], sets[0].results, timings, kept, missing), flush=True)
     print(f"results written to {output_dir}", flush=True)
     if missing:  # the finished tasks are written; the run still failed
         raise HarnessError("\n".join(missing.values()))

@@ -1,6 +1,9 @@
 """summary.json: {Category: {task: {metric: value}}}, JMTEB's shape. This module is its only reader and writer.
 
-The first metric of a task is its main metric. Keys starting with "_" are metadata (a published reference's
+The first metric of a task is its main metric; the metrics after it are every other figure the task's chosen
+variant scored on its test split (a score file's `test_scores` and `extra_scores` of the `optimal_*` choice), so
+card tables and reports that ask for another metric (Pearson beside Spearman, accuracy@k beside nDCG@10) read it
+here. Keys starting with "_" are metadata (a published reference's
 `_source`, `_model`, `_tolerance`: harness.published; a run's `_missing`: {task: error line} for the tasks it
 planned but could not score) and are not tasks.
 """
@@ -8,6 +11,7 @@ planned but could not score) and are not tasks.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +30,25 @@ class Scored(Protocol):
     category: str
     metric_name: str
     metric_value: float
+    details: dict[str, Any]
+
+
+def metrics_of(result: Scored) -> dict[str, float]:
+    """The main metric first, then the chosen variant's other test figures (thresholds are not metrics)."""
+    details = result.details if isinstance(result.details, dict) else {}
+    chosen = next((value for key, value in details.items() if key.startswith("optimal_")), None)
+    out = {result.metric_name: result.metric_value}
+    for block in ("test_scores", "extra_scores"):
+        scores = details.get(block)
+        scores = scores.get(chosen) if isinstance(scores, dict) else None
+        for metric, value in (scores or {}).items():
+            if _is_number(value) and math.isfinite(value) and not metric.endswith("_threshold"):
+                out.setdefault(metric, float(value))
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def summary_of(results: Iterable[Scored]) -> Summary:
@@ -35,7 +58,7 @@ def summary_of(results: Iterable[Scored]) -> Summary:
     for category in CATEGORIES:
         for r in results:
             if r.category == category:
-                summary.setdefault(category, {})[r.task] = {r.metric_name: r.metric_value}
+                summary.setdefault(category, {})[r.task] = metrics_of(r)
     return summary
 
 
@@ -79,7 +102,7 @@ def parse_summary(data: Any, where: str) -> Summary:
             if not isinstance(metrics, dict) or not metrics:
                 raise HarnessError(f"{where}: field '{category}.{task}' must map metric names to values")
             for metric, value in metrics.items():
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                if not _is_number(value):
                     raise HarnessError(f"{where}: field '{category}.{task}.{metric}' must be a number")
             out.setdefault(category, {})[task] = {m: float(v) for m, v in metrics.items()}
     return out
@@ -93,6 +116,18 @@ def read_summary(path: Path) -> Summary:
 
 def main_value(metrics: Mapping[str, float]) -> tuple[str, float]:
     return next(iter(metrics.items()))
+
+
+def datasets_once(tasks: Iterable[str]) -> list[str]:
+    """Task keys with each dataset once: a suite's `task@protocol` entry (result key `<task>_<protocol>`, e.g.
+    offline_real's scifact_nanobeir beside scifact) is the same dataset scored another way, so a mean over the
+    category's datasets must not count it again."""
+    from harness.families import PROTOCOLS
+
+    tasks = list(tasks)
+    present = set(tasks)
+    return [t for t in tasks if not any(t == f"{base}_{p}" and base in present
+                                        for p in PROTOCOLS for base in [t[: -len(p) - 1]])]
 
 
 def main_metrics(summary: Summary) -> dict[str, tuple[str, float]]:

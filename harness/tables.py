@@ -36,6 +36,12 @@ class Spec:
     model: str = ""                      # layout datasets: the one model
     mean_row: str = ""                   # layout datasets: label of the mean row (printed first)
     aliases: dict[str, str] = field(default_factory=dict)   # layout jmteb: dataset -> shown name
+    # suite task -> the task's name in the card's published sources, where they differ: columns and rows name
+    # the suite's tasks, so a run of the suite lands in the card's cells
+    card_names: dict[str, str] = field(default_factory=dict)
+    # model -> averaging rule for the published rows a card averages otherwise than `averaging` (RoSEtta's card
+    # prints the leaderboard's micro averages beside its own macro one); a run's row follows `averaging`
+    row_averaging: dict[str, str] = field(default_factory=dict)
     align: str = "left"                  # layout jmteb: left (JMTEB 1.3) | center (JMTEB 1.4)
     same_structure_as: str = ""          # layout jmteb: drop models whose datasets differ from this model's
     read_order: tuple[str, ...] = ()     # layout jmteb: models read first, in this order (decides exact ties)
@@ -62,6 +68,13 @@ def load_spec(name_or_path: str) -> Spec:
         raise HarnessError(f"{path}: field 'layout' must be one of {', '.join(LAYOUTS)}, got {data.get('layout')!r}")
     if data.get("averaging", "micro") not in AVERAGING:
         raise HarnessError(f"{path}: field 'averaging' must be one of {', '.join(AVERAGING)}")
+    for key in ("labels", "aliases", "card_names", "row_averaging"):
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise HarnessError(f"{path}: field '{key}' must map names to names")
+    for model, rule in (data.get("row_averaging") or {}).items():
+        if rule not in ("micro", "macro"):
+            raise HarnessError(f"{path}: field 'row_averaging.{model}' must be micro or macro, got {rule!r}")
     for key in ("sources", "categories", "rows", "columns", "read_order"):
         if key in data:
             data[key] = tuple(data[key])
@@ -71,16 +84,21 @@ def load_spec(name_or_path: str) -> Spec:
 DEFAULT_SPEC = Spec(name="jmteb", layout="jmteb", title="Leaderboard")
 
 
+MISSING = "—"  # a cell the card has but the row's source does not (each one named in Table.warnings)
+
+
 @dataclass
 class Table:
-    """Rows of unscaled values; the first cell of each row is its label. `note` names the averaging rule."""
+    """Rows of unscaled values (None: a missing cell); the first cell of each row is its label. `note` names the
+    averaging rule; `warnings` name every missing cell of a run's row."""
 
     title: str
     header: list[str]
     rows: list[list]
     note: str
     spec: Spec
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"title": self.title, "note": self.note, "header": self.header,
-                "rows": [dict(zip(self.header, r)) for r in self.rows]}
+                "rows": [dict(zip(self.header, r)) for r in self.rows], "warnings": self.warnings}

@@ -127,6 +127,11 @@ class Side:
     task: str
     role: str
     prompt: str | None = None
+    part: str = ""  # what the texts are, for progress only (STS: sentence1 / sentence2, both of role query)
+
+    @property
+    def shown(self) -> str:
+        return self.part or self.role
 
 
 class Encoder(Protocol):

@@ -16,7 +16,6 @@ from importlib import metadata
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from harness.encoders import model_files
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast_context, check_embeddings,
@@ -24,6 +23,7 @@ from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast
 from harness.encoders.st_backend import reference_order
 from harness.encoders.workers import run_batches
 from harness.errors import HarnessError
+from harness.progress import encode_bar
 
 
 @dataclass
@@ -212,8 +212,7 @@ class TransformersEncoder(model_files.FilePrompts, BatchedEncoder):
             pick_attention(self.loaded.model, self.config, counts)
         workers = self.config.workers if self.loaded.device == "cpu" else 1
         parts = []
-        with tqdm(total=len(texts), desc=f"encode {side.task} {side.role}", unit="text",
-                  disable=not self.config.show_progress, dynamic_ncols=True) as bar:
+        with encode_bar(len(texts), side.task, side.shown, self.config.show_progress) as bar:
             for part in run_batches(lambda batch: self.embed_batch(batch, prompt_length), batches, workers):
                 parts.append(part)
                 bar.update(len(part))

@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast_context, check_embeddings,
                                    model_kwargs, pick_attention, resolve_device)
 from harness.encoders.model_files import FilePrompts
 from harness.encoders.workers import run_batches, serialised_tokenizer
 from harness.errors import HarnessError
+from harness.progress import encode_bar
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +165,7 @@ class SentenceTransformersEncoder(FilePrompts, BatchedEncoder):
         if self.config.attention == "auto" and auto_model is not None:
             pick_attention(auto_model, self.config, self._token_counts([(prompt or "") + t for t in texts]))
         workers = self.config.workers if device == "cpu" else 1
-        with tqdm(total=len(texts), desc=f"encode {side.task} {side.role}", unit="text",
-                  disable=not self.config.show_progress, dynamic_ncols=True) as bar:
+        with encode_bar(len(texts), side.task, side.shown, self.config.show_progress) as bar:
             parts = []
             for part in run_batches(encode_batch, batches, workers, serialised_tokenizer(self.model)):
                 parts.append(part)

@@ -33,6 +33,19 @@ def with_per_item(details: dict[str, Any], statistic: str, ids=None, **arrays) -
     return {**details, "per_item": pack(statistic, ids=ids, **arrays)}
 
 
+def with_label_items(details: dict[str, Any], main: str, gold, predicted, statistics: Mapping[str, str]
+                     ) -> dict[str, Any]:
+    """details plus `per_item` of a metric over labelled items (texts, pairs): accuracy as the mean of each
+    item's correctness, a metric named in `statistics` from gold and predicted labels; any other metric has
+    none (no interval is better than a wrong one)."""
+    gold, predicted = np.asarray(gold, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    if main == "accuracy":
+        return with_per_item(details, "mean", values=(gold == predicted).astype(np.float64))
+    if main in statistics:
+        return with_per_item(details, statistics[main], gold=gold, predicted=predicted)
+    return details
+
+
 @dataclass(frozen=True)
 class Context:
     """What a protocol function may use besides its task and parameters. `encode` puts the planned task's
@@ -47,8 +60,9 @@ class Context:
     device: str = "auto"
     storage_dtype: str | None = None
 
-    def encode(self, texts: list[str], role: str) -> np.ndarray:
-        return self.encoder.encode(texts, Side(task=self.label, role=role, prompt=self.prompts(role)))
+    def encode(self, texts: list[str], role: str, part: str = "") -> np.ndarray:
+        """`part` names the texts in progress lines where the role does not (the two sides of a pair)."""
+        return self.encoder.encode(texts, Side(task=self.label, role=role, prompt=self.prompts(role), part=part))
 
 
 P = TypeVar("P", bound=Params)

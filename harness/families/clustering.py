@@ -27,7 +27,8 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Outcome, Protocol, family, main_value, pick_best, variant_details
+from harness.families.base import (Context, Outcome, Protocol, family, main_value, pick_best, variant_details,
+                                   with_per_item)
 from harness.families.classification import global_label_ids, load_split
 from harness.params import Params
 from harness.scoring.clustering import cluster_scores
@@ -145,6 +146,8 @@ def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> O
     test = cluster_scores(y_test, pred)
     details = variant_details(SELECTION, chosen, val_scores, {chosen: test}, n_clusters=k, seed=seed,
                               l2_normalised_fallback=normalised)
+    if main == "v_measure_score":  # over the test texts, the clustering held fixed
+        details = with_per_item(details, "v_measure", gold=y_test, predicted=pred)
     return Outcome(main, test[main], details)
 
 
@@ -165,6 +168,8 @@ def evaluate_repeated(task: TaskSpec, params: RepeatedParams, ctx: Context) -> O
                               split=task.splits.get(params.split, params.split), n_clusters=k, seed=ctx.seed,
                               v_measures=v_measures,
                               note="test split only, seeded MiniBatchKMeans runs; approximate to MTEB's numbers")
+    if params.main_metric == "v_measure":  # the mean over the seeded runs
+        details = with_per_item(details, "mean", values=v_measures)
     return Outcome(params.main_metric, main_value(task, scores, params.main_metric), details)
 
 

@@ -25,10 +25,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Outcome, Protocol, family, pick_best, texts_of, variant_details
+from harness.families.base import (Context, Outcome, Protocol, family, pick_best, texts_of, variant_details,
+                                   with_label_items, with_per_item)
 from harness.pairwise import PAIR_SCORES, pair_scores
 from harness.params import Params
-from harness.scoring.pair_classification import apply_thresholds, average_precision, threshold_search
+from harness.scoring.pair_classification import apply_thresholds, average_precision, predict, threshold_search
 from harness.spec import TaskSpec
 
 COLUMNS = ("sentence1", "sentence2", "label")
@@ -112,7 +113,7 @@ def _load_split(task: TaskSpec, role: str, ctx: Context) -> tuple[list[str], lis
 def _encode_split(loaded: tuple, ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     first, second, labels, where = loaded
     # role "query" for both sides: the pair is symmetric (as STS).
-    return ctx.encode(first, "query"), ctx.encode(second, "query"), labels, where
+    return ctx.encode(first, "query", "sentence1"), ctx.encode(second, "query", "sentence2"), labels, where
 
 
 def evaluate_thresholds(task: TaskSpec, params: ThresholdParams, ctx: Context) -> Outcome:
@@ -136,7 +137,10 @@ def evaluate_thresholds(task: TaskSpec, params: ThresholdParams, ctx: Context) -
     details = variant_details(SELECTION, chosen, val_scores, {chosen: test}, JMTEB_NAMES,
                               extra_scores={chosen: extras}, cosine_as_distance=flip,
                               higher_is_similar={name: jmteb_direction(name, flip) for name in params.distances})
-    return Outcome(main, test[main], details)
+    # each test pair's decision at the validation threshold of the main metric
+    threshold = thresholds["accuracy_threshold" if main == "accuracy" else "binary_f1_threshold"]
+    decided = predict(scores, threshold, jmteb_direction(chosen, flip))
+    return Outcome(main, test[main], with_label_items(details, main, t_labels, decided, {"binary_f1": "binary_f1"}))
 
 
 def evaluate_average_precision(task: TaskSpec, params: AveragePrecisionParams, ctx: Context) -> Outcome:
@@ -147,6 +151,9 @@ def evaluate_average_precision(task: TaskSpec, params: AveragePrecisionParams, c
     reported = best if params.main_metric == "max_ap" else params.main_metric.removesuffix("_ap")
     value = scores[reported]["ap"]
     details = variant_details(SELECTION, reported, {}, scores, split=task.splits.get(params.split, params.split))
+    similarity = pair_scores(e1, e2, reported)  # AP over the pairs, of the reported score, higher = similar
+    details = with_per_item(details, "ap", gold=labels,
+                            predicted=similarity if correct_direction(reported) else -similarity)
     return Outcome(params.main_metric, value, details)
 
 

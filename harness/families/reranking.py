@@ -32,7 +32,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from harness.errors import HarnessError
-from harness.families.base import Context, Outcome, Protocol, family, pick_best, texts_of, variant_details
+from harness.families.base import (Context, Outcome, Protocol, family, pick_best, texts_of, variant_details,
+                                   with_per_item)
 from harness.families.corpus import DOC_TEXT, Corpus, doc_text, load_corpus, rank_ids
 from harness.params import Params
 from harness.scoring.reranking import jmteb_rerank_metrics
@@ -228,11 +229,13 @@ def evaluate(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
 
     reported = params.metric_names()
 
+    def ranking(role: str, similarity: str) -> list[list[str]]:
+        return _rank(q_emb[role], queries[role], doc_emb, row_of, corpus, corpus_pos, similarity,
+                     jmteb_order=params.protocol == "jmteb")
+
     def metrics(role: str, similarity: str) -> tuple[dict[str, float], dict[str, float]]:
         """(the protocol's metrics, the harness's extras) of one split under one similarity."""
-        ranked = _rank(q_emb[role], queries[role], doc_emb, row_of, corpus, corpus_pos, similarity,
-                       jmteb_order=params.protocol == "jmteb")
-        scores = jmteb_rerank_metrics(ranked, queries[role].grades, ndcg_at=params.ndcg_at)
+        scores = jmteb_rerank_metrics(ranking(role, similarity), queries[role].grades, ndcg_at=params.ndcg_at)
         return ({k: v for k, v in scores.items() if k in reported},
                 {k: v for k, v in scores.items() if k not in reported})
 
@@ -241,12 +244,15 @@ def evaluate(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
     val_scores = {sim: scores for sim, (scores, _) in val.items()}
     chosen = pick_best(val_scores, main)
     test, extras = val[chosen] if select == params.split else metrics(params.split, chosen)
+    # the main metric per query (its mean is the score), for bootstrap intervals in reports
+    per_query = [jmteb_rerank_metrics([r], [g], ndcg_at=params.ndcg_at)[main]
+                 for r, g in zip(ranking(params.split, chosen), queries[params.split].grades)]
     details = variant_details(SELECTION, chosen, val_scores, {chosen: test}, params.variant_names,
                               extra_scores={chosen: extras} if extras else {},
                               queries={role: len(q.texts) for role, q in queries.items()},
                               dropped_all_irrelevant_queries={role: q.dropped for role, q in queries.items()},
                               documents_embedded=len(used))
-    return Outcome(main, test[main], details)
+    return Outcome(main, test[main], with_per_item(details, "mean", values=per_query))
 
 
 RERANKING = family("reranking",

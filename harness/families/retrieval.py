@@ -365,8 +365,10 @@ def evaluate_st(task: TaskSpec, params: EvaluatorParams, ctx: Context) -> Outcom
     scores = st_metrics(ranked, [queries.relevant[i] for i in keep], **metric_k)
     details = variant_details(SELECTION, similarity, {}, {similarity: scores}, queries=len(keep),
                               documents=len(corpus.ids))
+    per_query = [st_metrics([r], [queries.relevant[i]], **metric_k)[params.main_metric] for r, i in zip(ranked, keep)]
     # the main metric under sentence-transformers' key name: <score function>_<metric>@k
-    return Outcome(f"{similarity}_{params.main_metric}", scores[params.main_metric], details)
+    return Outcome(f"{similarity}_{params.main_metric}", scores[params.main_metric],
+                   with_per_item(details, "mean", ids=[queries.ids[i] for i in keep], values=per_query))
 
 
 def _card_rankings(task: TaskSpec, params: CardParams, ctx: Context, qids: list[str], q_emb, doc_emb,

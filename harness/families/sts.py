@@ -87,7 +87,7 @@ def _load_split(task: TaskSpec, role: str, ctx: Context) -> tuple[list[str], lis
 def _encode_split(loaded: tuple, ctx: Context) -> tuple[np.ndarray, np.ndarray, list[float]]:
     first, second, gold = loaded
     # role "query" for both sides: STS is symmetric, and prompt profiles use the query prefix for it.
-    return ctx.encode(first, "query"), ctx.encode(second, "query"), gold
+    return ctx.encode(first, "query", "sentence1"), ctx.encode(second, "query", "sentence2"), gold
 
 
 def _score(value: Any, where: str, number: int) -> float:

@@ -66,7 +66,7 @@ def threshold_search(scores: np.ndarray, labels: np.ndarray, higher_is_similar: 
     return {"accuracy": acc, "accuracy_threshold": acc_thr, "binary_f1": f1_best, "binary_f1_threshold": f1_thr}
 
 
-def _predict(scores: np.ndarray, threshold: float, higher_is_similar: bool) -> np.ndarray:
+def predict(scores: np.ndarray, threshold: float, higher_is_similar: bool) -> np.ndarray:
     # JMTEB: similarities -> positive unless score < thr (i.e. >= thr);
     # distances -> positive iff score < thr.
     if higher_is_similar:
@@ -90,8 +90,8 @@ def apply_thresholds(
     y = np.asarray(labels).ravel().astype(np.int64)
     if y.size != s.size:
         raise ValueError(f"{s.size} scores but {y.size} labels")
-    acc_pred = _predict(s, accuracy_threshold, higher_is_similar)
-    f1_pred = _predict(s, f1_threshold, higher_is_similar)
+    acc_pred = predict(s, accuracy_threshold, higher_is_similar)
+    f1_pred = predict(s, f1_threshold, higher_is_similar)
     tp = int(((f1_pred == 1) & (y == 1)).sum())
     fp = int(((f1_pred == 1) & (y == 0)).sum())
     fn = int(((f1_pred == 0) & (y == 1)).sum())

@@ -172,3 +172,20 @@ def test_all_queries_irrelevant_fails(tiny):
         "validation": [query], "test": [query], "corpus": _corpus(["d1"])}, splits=SPLITS)
     with pytest.raises(HarnessError, match="no query of task rr_dead has a relevant candidate"):
         tiny.run(task, {"q": [1, 0], "text of d1": [1, 0]})
+
+
+def test_per_query_values_for_bootstrap_intervals(tiny):
+    """per_item: the main metric of each test query; their mean is the score (what a report resamples)."""
+    from harness.scoring import bootstrap
+
+    docs = {"d1": [1, 0], "d2": [0.6, 0.8], "d3": [0, 1]}
+    vectors = {"q1": [1, 0], "q2": [0, 1], **_doc_vectors(docs)}
+    queries = [{"query": "q1", "retrieved_docs": ["d1", "d2", "d3"], "relevance_scores": [0, 1, 2]},
+               {"query": "q2", "retrieved_docs": ["d1", "d2", "d3"], "relevance_scores": [0, 1, 2]}]
+    task = tiny.make("rr_items", "reranking", "Reranking", {"validation": queries, "test": queries,
+                                                             "corpus": _corpus(list(docs))}, splits=SPLITS)
+    out = tiny.run(task, vectors)
+    statistic, arrays = bootstrap.unpack(out.details["per_item"])
+    assert statistic == "mean" and arrays["values"].size == 2
+    assert arrays["values"][1] == pytest.approx(1.0)  # q2 ranks d3, d2, d1: the ideal order
+    assert arrays["values"].mean() == pytest.approx(out.metric_value, abs=1e-12)

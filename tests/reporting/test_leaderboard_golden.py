@@ -12,6 +12,7 @@ from harness.cli import main
 from harness.errors import HarnessError
 from harness.leaderboard import average, build, load_scores, load_spec
 from harness.leaderboard_render import formatted, render
+from harness.tables import Spec
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
 
@@ -112,10 +113,9 @@ def test_result_directory_joins_a_card_table(tmp_path, capsys):
 def test_csv_and_json_carry_unrounded_values(tmp_path):
     tables, sources = build(load_spec("rosetta_jmteb"), [])
     csv_text = render(tables, "csv", sources)
-    assert csv_text.splitlines()[0] == "table,Model,Avg.,Retrieval,STS,Classification,Reranking,Clustering," \
-                                       "PairClassification"
-    rosetta = [line for line in csv_text.splitlines() if ",RoSEtta," in line][0]
-    assert float(rosetta.split(",")[2]) == pytest.approx(0.724452, abs=1e-6)
+    assert csv_text.splitlines()[0] == "table,row,column,value"  # one tidy table: one header, plain names
+    rosetta = [line for line in csv_text.splitlines() if ",RoSEtta,Avg.," in line][0]
+    assert float(rosetta.split(",")[3]) == pytest.approx(0.724452, abs=1e-6)
     data = json.loads(render(tables, "json", sources))
     row = [r for r in data["tables"][0]["rows"] if r["Model"] == "RoSEtta"][0]
     assert row["Avg."] == pytest.approx(0.724452, abs=1e-6)
@@ -127,12 +127,12 @@ def test_csv_and_json_carry_unrounded_values(tmp_path):
 
 def test_bad_specs_and_sources_fail_with_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("layout: categories\naveraging: median\n")
-    with pytest.raises(HarnessError, match="field 'averaging'"):
-        load_spec(str(bad))
-    bad.write_text("layout: categories\ncolour: red\n")
-    with pytest.raises(HarnessError, match="unknown field 'colour'"):
-        load_spec(str(bad))
+    for text, message in [("averaging: median", "field 'averaging'"), ("colour: red", "unknown field 'colour'"),
+                          ("card_names: [miracl_ja]", "field 'card_names' must map names to names"),
+                          ("row_averaging: {m: median}", "field 'row_averaging.m' must be micro or macro")]:
+        bad.write_text(f"layout: categories\n{text}\n")
+        with pytest.raises(HarnessError, match=message):
+            load_spec(str(bad))
     with pytest.raises(HarnessError, match="unknown table 'nope'"):
         load_spec("nope")
     broken = tmp_path / "summary.json"
@@ -155,3 +155,48 @@ def test_a_run_named_like_a_published_model_never_replaces_its_row(tmp_path):
     rows = {r[0]: r[1:] for r in formatted(tables[0])}
     assert rows["RoSEtta"][:3] == ["72.45", "73.21", "81.39"]
     assert rows["pkshatech/RoSEtta-base-ja (reproduced)"][2] == "66.92"
+
+
+def test_a_category_mean_counts_each_dataset_once():
+    """offline_real scores SciFact twice (jmteb and nanobeir protocols): the Retrieval mean counts it once."""
+    from harness.summary import datasets_once
+
+    assert datasets_once(["jaquad_retrieval", "scifact", "scifact_nanobeir", "jsts_valid", "jsts"]) == \
+        ["jaquad_retrieval", "scifact", "jsts_valid", "jsts"]
+    run = Path(__file__).resolve().parents[2] / "results" / "golden" / "hash-encoder" / "offline_real_jmteb"
+    retrieval = json.loads((run / "summary.json").read_text())["Retrieval"]
+    once = (retrieval["jaquad_retrieval"]["ndcg@10"] + retrieval["scifact"]["ndcg@10"]) / 2
+    tables, _ = build(Spec(name="runs", layout="jmteb"), [run])
+    summary = tables[0]
+    assert summary.rows[0][summary.header.index("Retrieval")] == pytest.approx(once)
+
+
+def test_tidy_csv_round_trips_through_pandas(tmp_path):
+    """Every table of a spec, runs' missing cells included, written as CSV and read back by pandas unchanged."""
+    import pandas as pd
+
+    from harness.table_frame import tidy, wide
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"STS": {"jsts": {"spearman": 0.5}}}))
+    tables, sources = build(load_spec("jmteb_v1"), [run])
+    text = render(tables, "csv", sources)
+    assert "<br>" not in text and text.count("table,row,column,value") == 1
+    out = tmp_path / "lb.csv"
+    out.write_text(text)
+    back = pd.read_csv(out)
+    pd.testing.assert_frame_equal(back, tidy(tables))
+    sts = wide(back, "STS")
+    assert sts.loc["run", "jsts (spearman)"] == 0.5 and pd.isna(sts.loc["run", "jsick (spearman)"])
+    assert list(sts.columns) == ["Avg.", "jsick (spearman)", "jsts (spearman)"]
+    assert sts.loc["cl-nagoya/ruri-large", "jsts (spearman)"] == pytest.approx(0.8426, abs=1e-4)
+
+
+def test_latex_renders_every_table():
+    tables, sources = build(load_spec("jmteb_v1"), [])
+    text = render(tables, "latex", sources)
+    assert text.count("\\begin{tabular}") == len(tables) == 7
+    assert "massive\\_intent (macro\\_f1)" in text  # LaTeX-escaped headers
+    assert "sbintuitions/sarashina-embedding-v1-1b & 75.50 & 77.61" in text
+

@@ -121,3 +121,36 @@ def test_jsts_spearman_interval_is_stable_across_two_runs(tmp_path, tiny_model, 
     text = (tmp_path / "second" / "report.md").read_text()
     assert "## Paired comparison with" in text and "| +0.00000 | [+0.00000, +0.00000] | 1.0000 |" in text
     capsys.readouterr()
+
+
+def test_timings_and_cache_statistics_are_tables(tmp_path, capsys):
+    from harness.report import markdown
+
+    data = {"model": "m", "suite": "s", "published": None, "cells": [], "overall": None, "scores": {},
+            "intervals": {}, "marks": [],
+            "provenance": {"results": "out", "seconds per task": {"jsts": 1.5, "scifact": 12.25},
+                           "embedding cache": {"dir": "/c", "hit_texts": 10, "miss_texts": 5}}}
+    text = markdown(data)
+    assert "{" not in text  # no dict reprs
+    assert "## Timings\n\n| task | seconds |\n|---|---:|\n| jsts | 1.5 |\n| scifact | 12.25 |" in text
+    assert "## Embedding cache\n\n| statistic | value |\n|---|---:|\n| dir | /c |\n| hit_texts | 10 |" in text
+
+
+def test_a_published_metric_among_the_runs_other_figures_is_compared(tmp_path):
+    """A card printing Spearman, a run whose main metric is cosine_spearman: the run's summary figures have
+    `spearman` too (the chosen similarity's test scores), so the cell is compared, not 'metric differs'; the
+    interval (the main metric's) is not shown beside another metric."""
+    from harness.report import compare_cells, markdown
+
+    details = {"optimal_similarity_metric": "cosine", "test_scores": {"cosine": {"pearson": 0.80, "spearman": 0.86}}}
+    run = TaskResult("jsts", "STS", "sts", "card", "cosine_spearman", 0.86, details, {})
+    cells = compare_cells({"jsts": run}, {"jsts": {"spearman": 0.865, "pearson": 0.821}}, {"jsts": 0.01})
+    assert [(c.metric, c.reproduced, c.verdict) for c in cells] == [("spearman", 0.86, "pass")]
+    other = compare_cells({"jsts": run}, {"jsts": {"kendall": 0.7}}, {"jsts": 0.01})
+    assert other[0].verdict == "metric differs"
+    data = {"model": "m", "suite": "s", "published": {"model": "m", "file": "f", "source": "card"},
+            "cells": [{**c.__dict__, "diff": c.diff} for c in cells], "overall": "PASS",
+            "scores": {"jsts": {"metric": "cosine_spearman", "value": 0.86}}, "marks": [], "provenance": {},
+            "intervals": {"jsts": {"low": 0.8, "high": 0.9, "level": 0.95, "resamples": 10, "seed": 0}}}
+    row = next(line for line in markdown(data).splitlines() if line.startswith("| jsts |"))
+    assert row.endswith("| pass | - |")
