@@ -132,10 +132,12 @@ def test_score_file_against_jmtebs_own(ours, category, name, values):
 def test_summary_against_jmtebs_own(ours):
     theirs = json.loads((REFERENCE / "summary.json").read_text(encoding="utf-8"))
     mine = summary_of(ours.values())
-    # the same nesting {Category: {dataset: {main metric: value}}}; JMTEB writes categories in run order
+    # the same nesting {Category: {dataset: {main metric: value}}}; JMTEB writes categories in run order. Ours
+    # keeps the chosen variant's other test figures after the main metric (the card tables read them); a
+    # reader of JMTEB's summary takes the first, which is JMTEB's, with JMTEB's value
     assert sorted(mine) == sorted(theirs)
     for category, datasets in theirs.items():
         assert list(mine[category]) == list(datasets)
         for dataset, metrics in datasets.items():
-            assert list(mine[category][dataset]) == list(metrics)
-    assert mine == theirs
+            assert list(mine[category][dataset])[:len(metrics)] == list(metrics)
+            assert {key: mine[category][dataset][key] for key in metrics} == metrics
