@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.data import kept, numbered
 from harness.errors import HarnessError
 from harness.families.base import Context
 from harness.spec import TaskSpec
@@ -68,6 +69,7 @@ class Corpus:
     ids: list[str]
     texts: list[str]
     id_rank: np.ndarray  # rank of each id in sorted order: the deterministic tie-break
+    lines: list[int]  # each document's line in its file, for messages
 
     def texts_at(self, positions: Iterable[int]) -> dict[int, str]:
         return {i: self.texts[i] for i in positions}
@@ -82,14 +84,15 @@ def load_corpus(task: TaskSpec, ctx: Context, mode: str, drop_empty: bool = Fals
     dropped: set[str] = set()
     if drop_empty:
         dropped = {str(row[id_col]) for row in rows if not doc_text(row, task, mode)}
-        rows = [row for row in rows if str(row[id_col]) not in dropped]
+        rows = kept(rows, lambda row: str(row[id_col]) not in dropped)
     if not rows:
         raise _empty_error(task, where)
     ids = [str(row[id_col]) for row in rows]
+    lines = [line for line, _ in numbered(rows)]
     rank, repeat = rank_ids(ids)
     if repeat is not None:
-        raise _duplicate_error(task, where, repeat + 1, ids[repeat])
-    return Corpus(ids, [doc_text(row, task, mode) for row in rows], rank), dropped
+        raise _duplicate_error(task, where, lines[repeat], ids[repeat])
+    return Corpus(ids, [doc_text(row, task, mode) for row in rows], rank, lines), dropped
 
 
 @dataclass
