@@ -255,10 +255,11 @@ def _beir_queries(task: TaskSpec, ctx: Context, drop_empty: bool) -> Queries:
 def _qrels(task: TaskSpec, ctx: Context) -> dict[str, dict[str, int]]:
     """{query id: {document id: grade}}; without a score column every row is relevant (grade 1). A pair judged
     twice is refused: the references keep one of the two grades, which one depends on the reader."""
+    rows = ctx.data.rows(task, "qrels", ("query-id", "corpus-id"))
     where = ctx.data.where(task, "qrels")
     score, qid, doc = task.column("score"), task.column("query-id"), task.column("corpus-id")
     qrels: dict[str, dict[str, int]] = {}
-    for line, row in numbered(ctx.data.rows(task, "qrels", ("query-id", "corpus-id"))):
+    for line, row in numbered(rows):
         judged = qrels.setdefault(str(row[qid]), {})
         if str(row[doc]) in judged:
             raise HarnessError(f"{where}:{line}: query '{row[qid]}' judges document '{row[doc]}' a second time")
@@ -401,6 +402,9 @@ def evaluate_st(task: TaskSpec, params: EvaluatorParams, ctx: Context) -> Outcom
     queries, q_emb, corpus = data.queries[params.split], data.q_emb[params.split], data.corpus
     similarity = params.similarity or ctx.encoder.config.similarity
     keep = [i for i, rel in enumerate(queries.relevant) if rel]  # every qrels row counts, score 0 included
+    if any(0 in rel.values() for rel in queries.relevant):
+        warn_once(f"task {task.name}: qrels rows of score 0 count as relevant under protocol nanobeir, as "
+                  f"sentence-transformers' evaluator counts every qrels row")
     metric_k = {"accuracy_at": params.accuracy_at, "precision_recall_at": params.precision_recall_at,
                 "mrr_at": params.mrr_at, "ndcg_at": params.ndcg_at, "map_at": params.map_at}
     depth = max(k for ks in metric_k.values() for k in ks)
