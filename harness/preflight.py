@@ -69,18 +69,6 @@ def check_model_files(config: EncoderConfig) -> None:
                            f"nor config.json)")
 
 
-def loaded_model(build, config: EncoderConfig):
-    """`build()`'s encoder; a directory the libraries cannot read as a model (a broken config.json, missing
-    weights) is refused in one line naming it."""
-    try:
-        return build()
-    except HarnessError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise HarnessError(f"field 'model.path': {config.path} cannot be loaded as a model ({reason})") from exc
-
-
 def check_writable_dir(directory: Path, field: str, named: Path | None = None) -> None:
     """`directory` (or the nearest existing parent, when it is still to be created) must be a directory where a
     file can be written: probed with a real file, written and synced, since os.access says yes to root on a
@@ -98,4 +86,5 @@ def check_writable_dir(directory: Path, field: str, named: Path | None = None) -
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as exc:
-        raise HarnessError(f"field '{field}': {named} is not writable ({exc.strerror or exc})") from None
+        raise HarnessError(f"field '{field}': {named} is not writable ({exc.strerror or exc}); nothing was "
+                           f"written") from None

@@ -1,9 +1,11 @@
 """Run a plan: for each planned task, its protocol's load → encode → predict → score, its score file staged as
 it finishes; then the run's result set replaces the previous one in one step (harness.resultset).
 
-A task whose input is bad (a HarnessError) is marked missing and the others still run: the set is published with
-the finished tasks and `_missing` in summary.json, and the run exits 2 with one error line per failed task. A
-task the previous set already holds, computed exactly as this run would, is kept (harness.resume)."""
+Bad input is refused before the model is loaded (harness.preflight: directories, model files, every task's
+data), so nothing is encoded, cached or written for it. A task that still fails while it runs (a HarnessError:
+an API that gives up, NaN embeddings) is marked missing and the others still run: the set is published with the
+finished tasks and `_missing` in summary.json, and the run exits 2 with one error line per failed task. A task
+the previous set already holds, computed exactly as this run would, is kept (harness.resume)."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from harness.families import FAMILIES
 from harness.families.base import Context
 from harness.hub import model_commit
 from harness.identity import RunIdentity, default_output_dir, run_identity
-from harness.preflight import check_data, check_model_files, check_writable_dir, loaded_model
+from harness.preflight import check_data, check_model_files, check_writable_dir
 from harness.prompts import prompt_for, select_profile, task_roles
 from harness.provenance import git_revision, library_versions, scrub
 from harness.results import TaskResult, read_score, write_score
@@ -95,9 +97,9 @@ def run(plan: RunPlan, encoder: Encoder | None = None, data: DataSource | None =
     if not plan.encoder.show_progress:
         _quiet_progress_bars()
     if not distributed.launched():
-        return _run(plan, loaded_model(lambda: build_encoder(plan.encoder), plan.encoder), data)
+        return _run(plan, build_encoder(plan.encoder), data)
     # torchrun: rank 0 runs the plan; the other ranks only encode shards for it
-    ranks = loaded_model(lambda: distributed.DistributedEncoder.build(plan.encoder), plan.encoder)
+    ranks = distributed.DistributedEncoder.build(plan.encoder)
     if not ranks.is_main:
         ranks.serve()
         return []
@@ -183,7 +185,7 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
             t0 = time.perf_counter()
             try:
                 done = _evaluate_all(plan, task, data, encoder, sets, expected, dims)
-            except HarnessError as exc:  # this task's input is bad: the others still run
+            except HarnessError as exc:  # this task failed while running: the others still run
                 missing[task.key] = str(exc)
                 print(f"{task.key}: failed (error at the end)", flush=True)
                 continue
