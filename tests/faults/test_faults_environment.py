@@ -71,3 +71,13 @@ def test_faults_full_output_disk(tmp_path, tiny_model, data_dir, capsys, small_d
     fails_cleanly(capsys, run_args(tmp_path, tiny_model, f"output_dir={small_disk / 'out'}"), "field 'output_dir'",
                   "No space left on device", clean=(tmp_path / "cache",))
     assert [p.name for p in files_under(small_disk)] == ["filler"]
+
+
+def test_faults_list_form_auto_map(tmp_path, tiny_model, data_dir, capsys, clean):
+    """`auto_map` as a list (an old export) asks for remote code as a mapping does."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "auto_map": ["modeling_custom.CustomModel"]}))
+    fails_cleanly(capsys, run_args(tmp_path, model), str(model / "config.json"), "auto_map",
+                  "modeling_custom.CustomModel", "trust_remote_code: false", clean=clean)
