@@ -56,6 +56,16 @@ def rank_ids(ids: list[str]) -> tuple[np.ndarray, int | None]:
     return rank, (int(repeats.min()) if len(repeats) else None)
 
 
+def check_text_columns(row: dict, task: TaskSpec, where: str, line: int) -> None:
+    """A document's text and title are strings when present (null reads as empty): a number or a list would
+    reach the tokenizer as something no reference embeds."""
+    for name in ("text", "title"):
+        value = row.get(task.column(name))
+        if value is not None and not isinstance(value, str):
+            raise HarnessError(f"{where}:{line}: column '{task.column(name)}' must be text, got "
+                               f"{type(value).__name__}")
+
+
 def _duplicate_error(task: TaskSpec, where: str, line: int, doc: str) -> HarnessError:
     return HarnessError(f"{where}:{line}: duplicate document id '{doc}' in column '{task.column(id_column(task))}'")
 
@@ -81,6 +91,8 @@ def load_corpus(task: TaskSpec, ctx: Context, mode: str, drop_empty: bool = Fals
     id_col = task.column(id_column(task))
     rows = ctx.data.rows(task, "corpus", (id_column(task), "text"))
     where = ctx.data.where(task, "corpus")
+    for line, row in numbered(rows):
+        check_text_columns(row, task, where, line)
     dropped: set[str] = set()
     if drop_empty:
         dropped = {str(row[id_col]) for row in rows if not doc_text(row, task, mode)}
@@ -156,6 +168,7 @@ def stream_corpus(task: TaskSpec, ctx: Context, mode: str,
     dropped: set[str] = set()
     for block in ctx.data.iter_rows(task, "corpus", (id_column(task), "text")):
         for line, row in block:
+            check_text_columns(row, task, ctx.data.where(task, "corpus"), line)
             doc = str(row[id_col])
             if drop_empty and not doc_text(row, task, mode):
                 dropped.add(doc)

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.data import numbered
+from harness.data import Rows, numbered
 from harness.errors import HarnessError
 from harness.families.base import Context, Outcome, Protocol, family, pick_best, variant_details
 from harness.families.checks import grade, texts_of
@@ -173,7 +173,7 @@ def load_grouped(task: TaskSpec, role: str, ctx: Context, mode: str) -> tuple[Qu
         doc_texts.append(doc_text(row, task, mode))
     kept = Queries([], [], [], 0)
     column = task.column("question")
-    questions = texts_of([{column: g["question"]} for g in groups.values()], column, where)
+    questions = texts_of(Rows((g["number"], {column: g["question"]}) for g in groups.values()), column, where)
     for text, group in zip(questions, groups.values()):
         if not any(g > 0 for g in group["grades"].values()):
             kept.dropped += 1

@@ -189,3 +189,10 @@ def test_warns_of_a_class_absent_from_train(tmp_path, tiny_model, capsys, caplog
     assert main(run_args(tmp_path, tiny_model, tasks="[amazon_counterfactual_classification]")) == 0
     warned = [r.getMessage() for r in caplog.records if "never occur in the train split" in r.getMessage()]
     assert len(warned) == 1 and "test.jsonl" in warned[0] and "7" in warned[0], warned
+
+
+@pytest.mark.parametrize("storage", [[], ["encode.storage_dtype=float32"]])  # in memory, streamed
+def test_faults_document_text_not_a_string(tmp_path, tiny_model, data_dir, capsys, clean, storage):
+    path = set_field(data_dir / "jaquad_retrieval" / "corpus.jsonl", 4, "text", 5)
+    fails_cleanly(capsys, run_args(tmp_path, tiny_model, *storage, tasks="[jaquad_retrieval]"), f"{path}:5:",
+                  "column 'text' must be text", clean=clean)
