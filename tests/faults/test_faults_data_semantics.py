@@ -196,3 +196,24 @@ def test_faults_document_text_not_a_string(tmp_path, tiny_model, data_dir, capsy
     path = set_field(data_dir / "jaquad_retrieval" / "corpus.jsonl", 4, "text", 5)
     fails_cleanly(capsys, run_args(tmp_path, tiny_model, *storage, tasks="[jaquad_retrieval]"), f"{path}:5:",
                   "column 'text' must be text", clean=clean)
+
+
+def test_faults_two_tasks_with_bad_data_each_get_their_line(tmp_path, tiny_model, data_dir, capsys, clean):
+    from harness.cli import main
+    from tests.faults.conftest import files_under
+
+    sts = set_field(data_dir / "jsts" / "test.jsonl", 2, "label", float("nan"))
+    retrieval = set_field(data_dir / "jaquad_retrieval" / "test.jsonl", 5, "qid", "q2")
+    assert main(run_args(tmp_path, tiny_model, tasks="[jsts,jaquad_retrieval]")) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and f"{sts}:3:" in lines[0] and f"{retrieval}:6:" in lines[1], lines
+    assert all(files_under(directory) == [] for directory in clean)
+
+
+def test_warns_of_queries_without_a_relevant_document(tmp_path, tiny_model, data_dir, capsys, caplog):
+    from harness.cli import main
+
+    path = set_field(data_dir / "jaquad_retrieval" / "test.jsonl", 3, "relevant_docs", [])
+    assert main(run_args(tmp_path, tiny_model, tasks="[jaquad_retrieval]")) == 0
+    warned = [r.getMessage() for r in caplog.records if "no relevant document" in r.getMessage()]
+    assert warned == [f"{path}: 1 of 8 queries of task jaquad_retrieval have no relevant document (a grade > 0)"]
