@@ -7,7 +7,9 @@ files, and the data of every planned task, all splits and every row.
 The data check runs each task's own protocol function up to its first encode, with a stand-in encoder that
 stops it there: the rows are read and checked by the very code that scores them (harness.families.checks), so
 no second copy of the loading rules can drift from the first. That rests on one rule every protocol keeps:
-read and check all of its data before it encodes anything (pinned by tests/faults).
+read and check all of its data before it encodes anything (pinned by
+tests/families/test_families_read_before_encode.py). Every task is checked, kept ones too: reading data is
+cheap next to encoding it, and a run that refuses should say so before it loads a model.
 """
 
 from __future__ import annotations
