@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,23 +32,61 @@ from harness.spec import TaskSpec
 ROW_BLOCK = 10_000  # rows per list from DataSource.iter_rows (and per Arrow batch read from the hub)
 
 
+# A JSON escape of a UTF-16 surrogate: only lines holding one can decode to a lone surrogate, which no text file
+# can hold and no tokenizer can encode (a valid pair decodes to one character and passes).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) for each non-blank line, read one line at a time; a bad line is reported with its
-    line number."""
+    """(line number, row) for each non-blank line, read one line at a time. Line numbers are the file's physical
+    lines (blank lines count), so every message points where an editor shows the line."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise HarnessError(f"{path}:{number}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
+            if not line.strip():
+                continue
+            yield number, _parse_line(line, path, number)
+
+
+def _parse_line(line: str, path: Path, number: int) -> dict[str, Any]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise HarnessError(f"{path}:{number}: line is not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise HarnessError(f"{path}:{number}: line is not a JSON object")
-                yield number, row
-    except UnicodeDecodeError as exc:
-        raise HarnessError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{path}:{number}: line is not valid JSON ({exc.msg})") from None
+    except RecursionError:  # the decoder recurses per nesting level
+        raise HarnessError(f"{path}:{number}: line is nested too deeply to be a data row") from None
+    if not isinstance(row, dict):
+        raise HarnessError(f"{path}:{number}: line is not a JSON object")
+    if _SURROGATE_ESCAPE.search(line):
+        try:
+            json.dumps(row, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise HarnessError(f"{path}:{number}: a string holds a lone UTF-16 surrogate (an escape such as "
+                               f"\\ud800 without its pair), which is no character") from None
+    return row
+
+
+class Rows(list):
+    """The rows of a part, with each row's physical line in its file (the row number on the hub) in `lines`,
+    so a check that finds a bad row names the line an editor shows."""
+
+    def __init__(self, pairs: Iterable[tuple[int, dict[str, Any]]] = ()):
+        pairs = list(pairs)
+        super().__init__(row for _, row in pairs)
+        self.lines = [number for number, _ in pairs]
+
+
+def numbered(rows: list[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, row) pairs: the file's lines for `Rows`, else positions from 1 (rows built in memory)."""
+    return zip(rows.lines, rows) if isinstance(rows, Rows) else enumerate(rows, 1)
+
+
+def kept(rows: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]) -> Rows:
+    """The rows for which `keep(row)` holds, each still with its line."""
+    return Rows((line, row) for line, row in numbered(rows) if keep(row))
 
 
 def file_sha256(path: Path) -> str:
@@ -66,19 +105,20 @@ class DataSource:
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     _hub_ok: bool | None = None
 
-    def rows(self, task: TaskSpec, part: str, required: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        """Rows of one part of `task`, with `required` harness columns checked (renamed per task.columns)."""
-        numbered, origin = self._open(task, part)
-        return [row for _, row in self._checked(task, part, numbered, origin, required)]
+    def rows(self, task: TaskSpec, part: str, required: tuple[str, ...] = ()) -> Rows:
+        """Rows of one part of `task` with their lines, `required` harness columns checked (renamed per
+        task.columns)."""
+        pairs, origin = self._open(task, part)
+        return Rows(self._checked(task, part, pairs, origin, required))
 
     def iter_rows(self, task: TaskSpec, part: str, required: tuple[str, ...] = (),
                   block: int = ROW_BLOCK) -> Iterator[list[tuple[int, dict[str, Any]]]]:
         """The rows of `rows()`, read as they are consumed: lists of at most `block` (line, row) pairs (the line
         in the jsonl file, or the row number on the hub), so a corpus never has to fit in memory as rows.
         Each call reads the part again; provenance is recorded as by `rows()`."""
-        numbered, origin = self._open(task, part)
+        pairs, origin = self._open(task, part)
         batch = []
-        for pair in self._checked(task, part, numbered, origin, required):
+        for pair in self._checked(task, part, pairs, origin, required):
             batch.append(pair)
             if len(batch) == block:
                 yield batch
@@ -90,15 +130,15 @@ class DataSource:
         """The file (or hub dataset) a part was read from, for error messages."""
         return self.provenance.get(task.name, {}).get(part, {}).get("where", f"{task.name}/{part}")
 
-    def _checked(self, task: TaskSpec, part: str, numbered: Iterable[tuple[int, dict]], origin: dict,
+    def _checked(self, task: TaskSpec, part: str, pairs: Iterable[tuple[int, dict]], origin: dict,
                  required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
-        """`numbered` with the required columns checked row by row; provenance (with the row count) recorded
+        """`pairs` with the required columns checked row by row; provenance (with the row count) recorded
         once every row has been read."""
         parts = self.provenance.setdefault(task.name, {})
         parts.setdefault(part, dict(origin))  # `where` for error messages while the rows are still being read
         columns = [task.column(c) for c in required]
         count = 0
-        for number, row in numbered:
+        for number, row in pairs:
             absent = [c for c in columns if c not in row]
             if absent and count == 0:
                 raise HarnessError(f"{origin['where']}: missing column '{absent[0]}' "

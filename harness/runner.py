@@ -1,15 +1,16 @@
 """Run a plan: for each planned task, its protocol's load → encode → predict → score, its score file staged as
 it finishes; then the run's result set replaces the previous one in one step (harness.resultset).
 
-A task whose input is bad (a HarnessError) is marked missing and the others still run: the set is published with
-the finished tasks and `_missing` in summary.json, and the run exits 2 with one error line per failed task. A
-task the previous set already holds, computed exactly as this run would, is kept (harness.resume)."""
+Bad input is refused before the model is loaded (harness.preflight: directories, model files, every task's
+data), so nothing is encoded, cached or written for it. A task that still fails while it runs (a HarnessError:
+an API that gives up, NaN embeddings) is marked missing and the others still run: the set is published with the
+finished tasks and `_missing` in summary.json, and the run exits 2 with one error line per failed task. A task
+the previous set already holds, computed exactly as this run would, is kept (harness.resume)."""
 
 from __future__ import annotations
 
 import logging
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ from harness.families import FAMILIES
 from harness.families.base import Context
 from harness.hub import model_commit
 from harness.identity import RunIdentity, default_output_dir, run_identity
+from harness.preflight import check_data, check_model_files, check_writable_dir
 from harness.progress import SuiteProgress, scored_table
 from harness.prompts import prompt_for, select_profile, task_roles
 from harness.provenance import git_revision, library_versions, scrub
@@ -57,17 +59,7 @@ def _check_output_dir(out: Path, plan: RunPlan) -> None:
     """Before the model is loaded: the directory may be replaced by this run (harness.resume), and a staging
     directory can be created beside it (nothing is created yet: a failed run leaves no empty directory)."""
     check_directory(out, plan.encoder.name, plan.overwrite)
-    probe = out.parent
-    while not probe.exists():
-        probe = probe.parent
-    # Probe with a real file (os.access says yes to root on a read-only mount).
-    if not probe.is_dir():
-        raise HarnessError(f"field 'output_dir': {out} cannot be created: {probe} is not a directory")
-    try:
-        with tempfile.TemporaryFile(dir=probe):
-            pass
-    except OSError as exc:
-        raise HarnessError(f"field 'output_dir': {out} is not writable ({exc.strerror})") from None
+    check_writable_dir(out.parent, "output_dir", out)
 
 
 def _quiet_progress_bars() -> None:
@@ -86,26 +78,34 @@ def _quiet_progress_bars() -> None:
 def run(plan: RunPlan, encoder: Encoder | None = None, data: DataSource | None = None) -> list[TaskResult]:
     """Run `plan`. `encoder`: a ready encoder (an in-memory model, harness.api) instead of one built from
     plan.encoder; `data`: a data source that already holds the task data (the trainer evaluator's)."""
+    # Everything the run will use is checked before the model is loaded and anything is encoded
+    # (harness.preflight): the directories it writes, the model files, every task's data.
     if plan.output_dir is not None:
         _check_output_dir(plan.output_dir, plan)
+    if plan.cache_dir is not None:
+        check_writable_dir(plan.cache_dir, "cache_dir")
+    data = data if data is not None else DataSource(plan.data_dir)
     if encoder is not None:
+        check_data(plan, data)
         seed_everything(plan.seed)
         return _run(plan, encoder, data)
     local = Path(plan.encoder.path).expanduser()
+    check_model_files(plan.encoder)
     if local.is_dir():  # checked before any library sees the model, so a refused model executes nothing
         check_remote_code(local, plan.encoder)
+    check_data(plan, data)
     seed_everything(plan.seed)
     if not plan.encoder.show_progress:
         _quiet_progress_bars()
     if not distributed.launched():
-        return _run(plan, build_encoder(plan.encoder))
+        return _run(plan, build_encoder(plan.encoder), data)
     # torchrun: rank 0 runs the plan; the other ranks only encode shards for it
     ranks = distributed.DistributedEncoder.build(plan.encoder)
     if not ranks.is_main:
         ranks.serve()
         return []
     try:
-        return _run(plan, ranks)
+        return _run(plan, ranks, data)
     finally:
         # Release the ranks and leave the group now, not from atexit: tearing gloo down during interpreter
         # shutdown could abort rank 0 ("terminate called without an active exception") after its results.
@@ -188,7 +188,7 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
             t0 = time.perf_counter()
             try:
                 done = _evaluate_all(plan, task, data, encoder, sets, expected, dims)
-            except HarnessError as exc:  # this task's input is bad: the others still run
+            except HarnessError as exc:  # this task failed while running: the others still run
                 missing[task.key] = str(exc)
                 print(f"{task.key}: failed (error at the end)", flush=True)
                 continue

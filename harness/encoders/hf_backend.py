@@ -67,11 +67,8 @@ def _load(config: EncoderConfig) -> Loaded:
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(transformer_dir), **kwargs)
         model = AutoModel.from_pretrained(str(transformer_dir), **model_kwargs(config), **kwargs)
-    except ValueError as exc:
-        if "trust_remote_code" in str(exc):
-            raise HarnessError(f"model {config.name}: the model needs remote code but its config has "
-                               f"trust_remote_code: false") from None
-        raise
+    except (OSError, ValueError) as exc:
+        raise model_files.unloadable(config, exc) from None
     max_length = config.max_length or model_files.max_seq_length(transformer_dir)
     if max_length is not None:
         tokenizer.model_max_length = max_length  # what sentence-transformers' max_seq_length sets

@@ -56,6 +56,17 @@ def model_dir(config: EncoderConfig) -> Path:
                            f"fetched ({type(exc).__name__}); point model.path=DIR at a local copy") from None
 
 
+def unloadable(config: EncoderConfig, exc: Exception) -> HarnessError:
+    """The one line for a model.path the libraries cannot load (no model_type, missing weights, a broken file):
+    the path and the library's first line of reason, not its traceback."""
+    text = str(exc).strip()
+    reason = text.splitlines()[0][:300] if text else type(exc).__name__
+    if "trust_remote_code" in text:
+        return HarnessError(f"model {config.name}: the model needs remote code but its config has "
+                            f"trust_remote_code: false")
+    return HarnessError(f"field 'model.path': {config.path} cannot be loaded as a model ({reason})")
+
+
 def modules(directory: Path) -> list[Module]:
     """The sentence-transformers module list, or a lone Transformer for a plain transformers directory."""
     listing = directory / "modules.json"

@@ -10,7 +10,7 @@ import numpy as np
 
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast_context, check_embeddings,
                                    model_kwargs, pick_attention, resolve_device)
-from harness.encoders.model_files import FilePrompts
+from harness.encoders.model_files import FilePrompts, unloadable
 from harness.encoders.workers import run_batches, serialised_tokenizer
 from harness.errors import HarnessError
 from harness.progress import encode_bar
@@ -48,14 +48,8 @@ def load_model_checked(config: EncoderConfig):
             trust_remote_code=config.trust_remote_code,
             model_kwargs=model_kwargs(config),
         )
-    except ValueError as exc:
-        if "trust_remote_code" in str(exc):
-            raise HarnessError(f"model {config.name}: the model needs remote code but its config has "
-                               f"trust_remote_code: false") from None
-        raise
-    except OSError as exc:
-        raise HarnessError(f"model {config.name}: cannot load '{config.path}': "
-                           f"{str(exc).splitlines()[0]}") from None
+    except (OSError, ValueError) as exc:
+        raise unloadable(config, exc) from None
     if config.max_length is not None:
         model.max_seq_length = config.max_length
     _check_pooling(model, config)

@@ -126,37 +126,6 @@ def pick_best(val_scores: Mapping[str, Mapping[str, float]], metric: str) -> str
     return best
 
 
-def texts_of(rows: list[dict], column: str, where: str) -> list[str]:
-    """A text column as strings; an empty or non-string text is bad input (it would embed as noise)."""
-    texts = []
-    for number, row in enumerate(rows, 1):
-        value = row[column]
-        if not isinstance(value, str):
-            raise HarnessError(f"{where}:{number}: column '{column}' must be text, got {type(value).__name__}")
-        if not value.strip():
-            raise HarnessError(f"{where}:{number}: column '{column}' is empty")
-        texts.append(value)
-    return texts
-
-
-def labels_of(rows: list[dict], column: str, where: str) -> list:
-    """Class labels as ints or strings (one type per task is checked later, by label_ids).
-
-    A bool, float, list or empty string is bad input: JSON `true` or `1.0` usually means a broken export,
-    and silently casting it would merge or split classes.
-    """
-    labels = []
-    for number, row in enumerate(rows, 1):
-        value = row[column]
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise HarnessError(f"{where}:{number}: column '{column}' must be an int or a class name (string), "
-                               f"got {type(value).__name__} {value!r}")
-        if isinstance(value, str) and not value.strip():
-            raise HarnessError(f"{where}:{number}: column '{column}' is empty")
-        labels.append(value)
-    return labels
-
-
 def main_value(task: TaskSpec, scores: Mapping[str, float], main: str) -> float:
     """The main metric's value; a main metric the scores lack (known only from the data) fails in one line."""
     if main not in scores:

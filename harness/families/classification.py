@@ -31,8 +31,9 @@ from sklearn.metrics import average_precision_score, f1_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from harness.errors import HarnessError
-from harness.families.base import (Context, Outcome, Protocol, family, labels_of, main_value, pick_best, texts_of,
-                                   variant_details, with_label_items, with_per_item)
+from harness.families.base import (Context, Outcome, Protocol, family, main_value, pick_best, variant_details,
+                                   with_label_items, with_per_item)
+from harness.families.checks import labels_of, texts_of, warn_unseen_classes
 from harness.params import Params
 from harness.scoring.classification import classification_scores, label_ids
 from harness.spec import TaskSpec
@@ -130,6 +131,7 @@ def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> O
     loaded = [load_split(task, role, ctx) for role in roles]
     _, (y_train, y_val, y_test) = global_label_ids(task, [s[1] for s in loaded], [s[2] for s in loaded])
     _check_train(y_train, loaded[0][2])
+    warn_unseen_classes(loaded[0][1], [(s[1], s[2]) for s in loaded[1:]], task.name)
     x_train, x_val, x_test = (ctx.encode(s[0], "query") for s in loaded)
 
     main = params.main_metric
@@ -163,6 +165,7 @@ def evaluate_undersampled(task: TaskSpec, params: UndersampledParams, ctx: Conte
     train, test = (load_split(task, role, ctx) for role in (params.train, params.split))
     _, (y_train, y_test) = global_label_ids(task, [train[1], test[1]], [train[2], test[2]])
     _check_train(y_train, train[2])
+    warn_unseen_classes(train[1], [(test[1], test[2])], task.name)
     x_train = ctx.encode(train[0], "query")
     x_test = ctx.encode(test[0], "query")
     binary = np.unique(y_train).size == 2

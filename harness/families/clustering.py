@@ -108,9 +108,9 @@ def fit_predict(make: Callable[[], Any], embeddings: np.ndarray) -> tuple[np.nda
         return np.asarray(make().fit_predict(normalize(embeddings, norm="l2"))), True
 
 
-def _encoded(loaded: tuple, ctx: Context) -> tuple[np.ndarray, list, str]:
-    texts, labels, where = loaded
-    return ctx.encode(texts, "query"), labels, where
+def _embed(loaded: tuple, ctx: Context) -> np.ndarray:
+    """The texts of a split loaded (and checked) by load_split."""
+    return ctx.encode(loaded[0], "query")
 
 
 def _n_clusters(labels: np.ndarray, where: str) -> int:
@@ -120,17 +120,21 @@ def _n_clusters(labels: np.ndarray, where: str) -> int:
     return k
 
 
+def _enough_rows(labels: np.ndarray, k: int, where: str, why: str = "") -> None:
+    if labels.size < k:
+        raise HarnessError(f"{where}: {labels.size} rows cannot form {k} clusters{why}")
+
+
 def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
     main = params.main_metric
-    # Both splits are read and checked before anything is encoded: bad test data caches nothing.
+    # Both splits are read and checked (labels and cluster count too) before anything is encoded.
     val, test_rows = load_split(task, params.select_on, ctx), load_split(task, params.split, ctx)
-    x_val, val_labels, val_where = _encoded(val, ctx)
-    x_test, test_labels, test_where = _encoded(test_rows, ctx)
-    _, (y_val, y_test) = global_label_ids(task, [val_labels, test_labels], [val_where, test_where])
-    k = _n_clusters(y_test, test_where)
-    for x, where in ((x_val, val_where), (x_test, test_where)):
-        if x.shape[0] < k:
-            raise HarnessError(f"{where}: {x.shape[0]} rows cannot form {k} clusters (the test label count)")
+    _, (y_val, y_test) = global_label_ids(task, [val[1], test_rows[1]], [val[2], test_rows[2]])
+    k = _n_clusters(y_test, test_rows[2])
+    for y, where in ((y_val, val[2]), (y_test, test_rows[2])):
+        _enough_rows(y, k, where, " (the test label count)")
+    x_val = _embed(val, ctx)
+    x_test = _embed(test_rows, ctx)
     seed = ctx.seed
 
     val_scores, normalised = {}, []
@@ -152,11 +156,11 @@ def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> O
 
 
 def evaluate_repeated(task: TaskSpec, params: RepeatedParams, ctx: Context) -> Outcome:
-    x, labels, where = _encoded(load_split(task, params.split, ctx), ctx)
-    _, (y,) = global_label_ids(task, [labels], [where])
-    k = _n_clusters(y, where)
-    if x.shape[0] < k:
-        raise HarnessError(f"{where}: {x.shape[0]} rows cannot form {k} clusters")
+    loaded = load_split(task, params.split, ctx)
+    _, (y,) = global_label_ids(task, [loaded[1]], [loaded[2]])
+    k = _n_clusters(y, loaded[2])
+    _enough_rows(y, k, loaded[2])
+    x = _embed(loaded, ctx)
     v_measures = []
     for run in range(params.n_runs):
         model = MiniBatchKMeans(n_clusters=k, batch_size=params.batch_size, n_init="auto",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.data import kept, numbered
 from harness.errors import HarnessError
 from harness.families.base import Context
 from harness.spec import TaskSpec
@@ -55,6 +56,16 @@ def rank_ids(ids: list[str]) -> tuple[np.ndarray, int | None]:
     return rank, (int(repeats.min()) if len(repeats) else None)
 
 
+def check_text_columns(row: dict, task: TaskSpec, where: str, line: int) -> None:
+    """A document's text and title are strings when present (null reads as empty): a number or a list would
+    reach the tokenizer as something no reference embeds."""
+    for name in ("text", "title"):
+        value = row.get(task.column(name))
+        if value is not None and not isinstance(value, str):
+            raise HarnessError(f"{where}:{line}: column '{task.column(name)}' must be text, got "
+                               f"{type(value).__name__}")
+
+
 def _duplicate_error(task: TaskSpec, where: str, line: int, doc: str) -> HarnessError:
     return HarnessError(f"{where}:{line}: duplicate document id '{doc}' in column '{task.column(id_column(task))}'")
 
@@ -68,6 +79,7 @@ class Corpus:
     ids: list[str]
     texts: list[str]
     id_rank: np.ndarray  # rank of each id in sorted order: the deterministic tie-break
+    lines: list[int]  # each document's line in its file, for messages
 
     def texts_at(self, positions: Iterable[int]) -> dict[int, str]:
         return {i: self.texts[i] for i in positions}
@@ -79,17 +91,20 @@ def load_corpus(task: TaskSpec, ctx: Context, mode: str, drop_empty: bool = Fals
     id_col = task.column(id_column(task))
     rows = ctx.data.rows(task, "corpus", (id_column(task), "text"))
     where = ctx.data.where(task, "corpus")
+    for line, row in numbered(rows):
+        check_text_columns(row, task, where, line)
     dropped: set[str] = set()
     if drop_empty:
         dropped = {str(row[id_col]) for row in rows if not doc_text(row, task, mode)}
-        rows = [row for row in rows if str(row[id_col]) not in dropped]
+        rows = kept(rows, lambda row: str(row[id_col]) not in dropped)
     if not rows:
         raise _empty_error(task, where)
     ids = [str(row[id_col]) for row in rows]
+    lines = [line for line, _ in numbered(rows)]
     rank, repeat = rank_ids(ids)
     if repeat is not None:
-        raise _duplicate_error(task, where, repeat + 1, ids[repeat])
-    return Corpus(ids, [doc_text(row, task, mode) for row in rows], rank), dropped
+        raise _duplicate_error(task, where, lines[repeat], ids[repeat])
+    return Corpus(ids, [doc_text(row, task, mode) for row in rows], rank, lines), dropped
 
 
 @dataclass
@@ -153,6 +168,7 @@ def stream_corpus(task: TaskSpec, ctx: Context, mode: str,
     dropped: set[str] = set()
     for block in ctx.data.iter_rows(task, "corpus", (id_column(task), "text")):
         for line, row in block:
+            check_text_columns(row, task, ctx.data.where(task, "corpus"), line)
             doc = str(row[id_col])
             if drop_empty and not doc_text(row, task, mode):
                 dropped.add(doc)

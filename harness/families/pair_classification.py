@@ -24,9 +24,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from harness.data import numbered
 from harness.errors import HarnessError
-from harness.families.base import (Context, Outcome, Protocol, family, pick_best, texts_of, variant_details,
-                                   with_label_items, with_per_item)
+from harness.families.base import (Context, Outcome, Protocol, family, pick_best, variant_details, with_label_items,
+                                   with_per_item)
+from harness.families.checks import texts_of
 from harness.pairwise import PAIR_SCORES, pair_scores
 from harness.params import Params
 from harness.scoring.pair_classification import apply_thresholds, average_precision, predict, threshold_search
@@ -103,7 +105,7 @@ def _load_split(task: TaskSpec, role: str, ctx: Context) -> tuple[list[str], lis
     first = texts_of(rows, task.column("sentence1"), where)
     second = texts_of(rows, task.column("sentence2"), where)
     column = task.column("label")
-    labels = np.asarray([_label(row[column], where, n, column) for n, row in enumerate(rows, 1)], dtype=np.int64)
+    labels = np.asarray([_label(row[column], where, n, column) for n, row in numbered(rows)], dtype=np.int64)
     if np.unique(labels).size != 2:
         raise HarnessError(f"{where}: column '{column}' holds only the label {int(labels[0])}; "
                            f"pair classification needs both 0 and 1")

@@ -31,9 +31,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from harness.data import Rows, numbered
 from harness.errors import HarnessError
-from harness.families.base import (Context, Outcome, Protocol, family, pick_best, texts_of, variant_details,
-                                   with_per_item)
+from harness.families.base import Context, Outcome, Protocol, family, pick_best, variant_details, with_per_item
+from harness.families.checks import grade, texts_of
 from harness.families.corpus import DOC_TEXT, Corpus, doc_text, load_corpus, rank_ids
 from harness.params import Params
 from harness.scoring.reranking import jmteb_rerank_metrics
@@ -109,7 +110,7 @@ def _candidate_lists(task: TaskSpec, role: str, ctx: Context, layout: str) -> tu
     rows = ctx.data.rows(task, role, ("query", "positive", "negatives"))
     where = ctx.data.where(task, role)
     docs, grades = [], []
-    for number, row in enumerate(rows, 1):
+    for number, row in numbered(rows):
         negatives = row[task.column("negatives")]
         if not isinstance(negatives, list):
             raise HarnessError(f"{where}:{number}: column '{task.column('negatives')}' must be a list of ids")
@@ -124,17 +125,15 @@ def load_queries(task: TaskSpec, role: str, ctx: Context, known: dict[str, int],
     docs_col = task.column("retrieved_docs" if layout == "lists" else "negatives")
     grades_col = task.column("relevance_scores" if layout == "lists" else "negatives")
     kept = Queries([], [], [], 0)
-    for number, (docs, grades, text) in enumerate(zip(all_docs, all_grades, texts), 1):
+    for (number, _), docs, grades, text in zip(numbered(rows), all_docs, all_grades, texts):
         if not isinstance(docs, list) or not docs:
             raise HarnessError(f"{where}:{number}: column '{docs_col}' must be a non-empty list of document ids")
         if not isinstance(grades, list) or len(grades) != len(docs):
             raise HarnessError(f"{where}:{number}: column '{grades_col}' must be a list of {len(docs)} ints "
                                f"(one per entry of '{docs_col}')")
         ids = [str(d) for d in docs]
-        for grade in grades:
-            if isinstance(grade, bool) or not isinstance(grade, int) or grade < 0:
-                raise HarnessError(f"{where}:{number}: column '{grades_col}' must hold non-negative ints, "
-                                   f"got {type(grade).__name__} {grade!r}")
+        for value in grades:
+            grade(value, where, number, grades_col)
         if len(set(ids)) != len(ids):
             dup = next(i for n, i in enumerate(ids) if i in ids[:n])
             raise HarnessError(f"{where}:{number}: document '{dup}' is listed twice in column '{docs_col}'")
@@ -161,12 +160,10 @@ def load_grouped(task: TaskSpec, role: str, ctx: Context, mode: str) -> tuple[Qu
     where = ctx.data.where(task, role)
     groups: dict[str, dict[str, Any]] = {}
     doc_ids, doc_texts = [], []
-    for number, row in enumerate(rows, 1):
+    for number, row in numbered(rows):
         qid = str(row[task.column("q_id")])
         doc = f"{qid}/{row[task.column('passage_row_id')]}"
-        label = row[task.column("label")]
-        if isinstance(label, bool) or not isinstance(label, int) or label < 0:
-            raise HarnessError(f"{where}:{number}: column '{task.column('label')}' must be a non-negative int")
+        label = grade(row[task.column("label")], where, number, task.column("label"))
         group = groups.setdefault(qid, {"question": row[task.column("question")], "number": number,
                                         "grades": {}})
         if doc in group["grades"]:
@@ -176,7 +173,7 @@ def load_grouped(task: TaskSpec, role: str, ctx: Context, mode: str) -> tuple[Qu
         doc_texts.append(doc_text(row, task, mode))
     kept = Queries([], [], [], 0)
     column = task.column("question")
-    questions = texts_of([{column: g["question"]} for g in groups.values()], column, where)
+    questions = texts_of(Rows((g["number"], {column: g["question"]}) for g in groups.values()), column, where)
     for text, group in zip(questions, groups.values()):
         if not any(g > 0 for g in group["grades"].values()):
             kept.dropped += 1
@@ -186,7 +183,7 @@ def load_grouped(task: TaskSpec, role: str, ctx: Context, mode: str) -> tuple[Qu
         kept.grades.append(group["grades"])
     if not kept.texts:
         raise HarnessError(f"{where}: no question of task {task.name} has a relevant passage")
-    return kept, Corpus(doc_ids, doc_texts, rank_ids(doc_ids)[0])
+    return kept, Corpus(doc_ids, doc_texts, rank_ids(doc_ids)[0], [line for line, _ in numbered(rows)])
 
 
 def _rank(q_emb: np.ndarray, queries: Queries, doc_emb: np.ndarray, row_of: dict[str, int],
@@ -222,7 +219,7 @@ def evaluate(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
     where = ctx.data.where(task, "corpus")
     for i in used:
         if not corpus.texts[i].strip():
-            raise HarnessError(f"{where}:{i + 1}: document '{corpus.ids[i]}' has no text")
+            raise HarnessError(f"{where}:{corpus.lines[i]}: document '{corpus.ids[i]}' has no text")
     doc_emb = ctx.encode(texts, "document")
     row_of = {corpus.ids[i]: r for r, i in enumerate(used)}
     q_emb = {role: ctx.encode(q.texts, "query") for role, q in queries.items()}

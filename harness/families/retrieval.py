@@ -31,9 +31,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from harness.data import kept, numbered
 from harness.errors import HarnessError
-from harness.families.base import (Context, Outcome, Protocol, family, main_value, pick_best, texts_of,
-                                   variant_details, with_per_item)
+from harness.families.base import (Context, Outcome, Protocol, family, main_value, pick_best, variant_details,
+                                   with_per_item)
+from harness.families.checks import grade, texts_of, unique_ids, warn_once
 from harness.families.corpus import DOC_TEXT, Corpus, StreamedCorpus, load_corpus, stream_corpus
 from harness.params import Params
 from harness.scoring.retrieval import (answer_accuracy, extra_metrics, graded_ndcg, jmteb_metrics, st_metrics,
@@ -214,34 +216,55 @@ def load_queries(task: TaskSpec, role: str, ctx: Context, drop_empty: bool = Fal
     rows = ctx.data.rows(task, role, ("query", "relevant_docs"))
     where = ctx.data.where(task, role)
     if drop_empty:
-        rows = [row for row in rows if row[task.column("query")] != ""]
+        rows = kept(rows, lambda row: row[task.column("query")] != "")
     texts = texts_of(rows, task.column("query"), where)
     relevant = []
-    for number, row in enumerate(rows, 1):
-        docs = row[task.column("relevant_docs")]
+    column = task.column("relevant_docs")
+    for line, row in numbered(rows):
+        docs = row[column]
         if isinstance(docs, dict):
-            relevant.append({str(k): int(v) for k, v in docs.items()})
+            relevant.append({str(k): grade(v, where, line, column) for k, v in docs.items()})
         elif isinstance(docs, list):
             relevant.append({str(d): 1 for d in docs})
         else:
-            raise HarnessError(f"{where}:{number}: column 'relevant_docs' must be a list of document ids")
+            raise HarnessError(f"{where}:{line}: column '{column}' must be a list of document ids")
     ids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
-    return Queries(ids, texts, relevant, ids_are_rows=any(task.column("qid") not in row for row in rows))
+    ids_are_rows = any(task.column("qid") not in row for row in rows)
+    if not ids_are_rows:
+        _unique_query_ids(rows, task.column("qid"), where)
+    return Queries(ids, texts, relevant, ids_are_rows=ids_are_rows)
+
+
+def _unique_query_ids(rows: list[dict], column: str, where: str) -> None:
+    unique_ids(((line, str(row[column])) for line, row in numbered(rows)), where, column, "query")
 
 
 def _beir_queries(task: TaskSpec, ctx: Context, drop_empty: bool) -> Queries:
-    qrels_rows = ctx.data.rows(task, "qrels", ("query-id", "corpus-id"))
-    qrels: dict[str, dict[str, int]] = {}
-    for row in qrels_rows:
-        score = int(row.get(task.column("score"), 1))
-        qrels.setdefault(str(row[task.column("query-id")]), {})[str(row[task.column("corpus-id")])] = score
+    qrels = _qrels(task, ctx)
     rows = ctx.data.rows(task, "queries", ("_id", "text"))
-    rows = [row for row in rows if str(row[task.column("_id")]) in qrels]  # BEIR evaluates judged queries
+    where = ctx.data.where(task, "queries")
+    _unique_query_ids(rows, task.column("_id"), where)
+    rows = kept(rows, lambda row: str(row[task.column("_id")]) in qrels)  # BEIR evaluates judged queries
     if drop_empty:
-        rows = [row for row in rows if row[task.column("text")] != ""]
-    texts = texts_of(rows, task.column("text"), ctx.data.where(task, "queries"))
+        rows = kept(rows, lambda row: row[task.column("text")] != "")
+    texts = texts_of(rows, task.column("text"), where)
     ids = [str(row[task.column("_id")]) for row in rows]
     return Queries(ids, texts, [qrels[i] for i in ids])
+
+
+def _qrels(task: TaskSpec, ctx: Context) -> dict[str, dict[str, int]]:
+    """{query id: {document id: grade}}; without a score column every row is relevant (grade 1). A pair judged
+    twice is refused: the references keep one of the two grades, which one depends on the reader."""
+    rows = ctx.data.rows(task, "qrels", ("query-id", "corpus-id"))
+    where = ctx.data.where(task, "qrels")
+    score, qid, doc = task.column("score"), task.column("query-id"), task.column("corpus-id")
+    qrels: dict[str, dict[str, int]] = {}
+    for line, row in numbered(rows):
+        judged = qrels.setdefault(str(row[qid]), {})
+        if str(row[doc]) in judged:
+            raise HarnessError(f"{where}:{line}: query '{row[qid]}' judges document '{row[doc]}' a second time")
+        judged[str(row[doc])] = grade(row[score], where, line, score) if score in row else 1
+    return qrels
 
 
 def check_relevant(task: TaskSpec, queries: Queries, corpus: AnyCorpus, ctx: Context, role: str,
@@ -274,14 +297,36 @@ class Encoded:
     q_emb: dict[str, np.ndarray]
 
 
-def encoded(task: TaskSpec, params: _Shared, ctx: Context, roles: tuple[str | None, ...],
-            drop_empty: bool = False) -> Encoded:
-    """Corpus and the queries of `roles`, every relevant document checked against the corpus before anything
-    is encoded."""
+def loaded(task: TaskSpec, params: _Shared, ctx: Context, roles: tuple[str | None, ...],
+           drop_empty: bool = False) -> tuple[AnyCorpus, dict[str, Queries]]:
+    """Corpus and the queries of `roles`, every relevant document checked against the corpus."""
     corpus, dropped = corpus_for(task, ctx, params.doc_text, drop_empty)
     queries = {role: load_queries(task, role, ctx, drop_empty) for role in dict.fromkeys(r for r in roles if r)}
     for role, q in queries.items():
         check_relevant(task, q, corpus, ctx, role, dropped)
+        _some_relevant(task, q, ctx.data.where(task, "qrels" if task.schema == "beir" else role))
+    return corpus, queries
+
+
+def _some_relevant(task: TaskSpec, queries: Queries, where: str) -> None:
+    """A split without any relevant judgement (grade > 0) scores 0 or NaN under every protocol: refused. Single
+    queries without one are handled as each reference does (kept in JMTEB's mean, dropped by MTEB and the
+    cards, relevant under nanobeir, which counts every qrels row) and counted in a warning."""
+    empty = sum(1 for rel in queries.relevant if not any(g > 0 for g in rel.values()))
+    if empty == len(queries.relevant):
+        raise HarnessError(f"{where}: no query of task {task.name} has a relevant document (a grade > 0)")
+    if empty:
+        warn_once(f"{where}: {empty} of {len(queries.relevant)} queries of task {task.name} have no relevant "
+                  f"document (a grade > 0)")
+
+
+def encoded(task: TaskSpec, params: _Shared, ctx: Context, roles: tuple[str | None, ...],
+            drop_empty: bool = False) -> Encoded:
+    """`loaded` (everything read and checked before anything is encoded), then encoded."""
+    return encode_loaded(ctx, *loaded(task, params, ctx, roles, drop_empty))
+
+
+def encode_loaded(ctx: Context, corpus: AnyCorpus, queries: dict[str, Queries]) -> Encoded:
     doc_emb = encode_corpus(ctx, corpus)
     return Encoded(corpus, queries, doc_emb, {role: ctx.encode(q.texts, "query") for role, q in queries.items()})
 
@@ -357,6 +402,9 @@ def evaluate_st(task: TaskSpec, params: EvaluatorParams, ctx: Context) -> Outcom
     queries, q_emb, corpus = data.queries[params.split], data.q_emb[params.split], data.corpus
     similarity = params.similarity or ctx.encoder.config.similarity
     keep = [i for i, rel in enumerate(queries.relevant) if rel]  # every qrels row counts, score 0 included
+    if any(0 in rel.values() for rel in queries.relevant):
+        warn_once(f"task {task.name}: qrels rows of score 0 count as relevant under protocol nanobeir, as "
+                  f"sentence-transformers' evaluator counts every qrels row")
     metric_k = {"accuracy_at": params.accuracy_at, "precision_recall_at": params.precision_recall_at,
                 "mrr_at": params.mrr_at, "ndcg_at": params.ndcg_at, "map_at": params.map_at}
     depth = max(k for ks in metric_k.values() for k in ks)
@@ -371,24 +419,36 @@ def evaluate_st(task: TaskSpec, params: EvaluatorParams, ctx: Context) -> Outcom
                    with_per_item(details, "mean", ids=[queries.ids[i] for i in keep], values=per_query))
 
 
-def _card_rankings(task: TaskSpec, params: CardParams, ctx: Context, qids: list[str], q_emb, doc_emb,
-                   corpus: AnyCorpus, depth: int) -> list[list[int]]:
-    similarity = params.similarity or ctx.encoder.config.similarity
+def _pools(task: TaskSpec, params: CardParams, ctx: Context, qids: list[str],
+           corpus: AnyCorpus) -> list[list[int]] | None:
+    """Each query's candidate pool as corpus positions (None: no `pool`, the whole corpus), read and checked
+    before anything is encoded."""
     if not params.pool:
-        idx, _ = _search(ctx, q_emb, doc_emb, corpus, depth, similarity, params.chunk_size)
-        return [list(row) for row in idx]
+        return None
     where = ctx.data.where(task, params.pool)
     pools = {str(row[task.column("qid")]): row[task.column("docs")]
              for row in ctx.data.rows(task, params.pool, ("qid", "docs"))}
     position = {doc: i for i, doc in enumerate(corpus.ids)}
-    rankings = []
-    for qi, qid in enumerate(qids):
+    candidates = []
+    for qid in qids:
         if qid not in pools:
             raise HarnessError(f"{where}: no candidate pool for query '{qid}'")
         rows = [position.get(str(d)) for d in pools[qid]]
         if None in rows:
             missing = pools[qid][rows.index(None)]
             raise HarnessError(f"{where}: pool of query '{qid}' names document '{missing}' not in the corpus")
+        candidates.append(rows)
+    return candidates
+
+
+def _card_rankings(params: CardParams, ctx: Context, q_emb, doc_emb, corpus: AnyCorpus, depth: int,
+                   pools: list[list[int]] | None) -> list[list[int]]:
+    similarity = params.similarity or ctx.encoder.config.similarity
+    if pools is None:
+        idx, _ = _search(ctx, q_emb, doc_emb, corpus, depth, similarity, params.chunk_size)
+        return [list(row) for row in idx]
+    rankings = []
+    for qi, rows in enumerate(pools):
         order = rerank(q_emb[qi], doc_emb[rows], similarity, corpus.id_rank[rows])
         rankings.append([rows[j] for j in order[:depth]])
     return rankings
@@ -397,13 +457,17 @@ def _card_rankings(task: TaskSpec, params: CardParams, ctx: Context, qids: list[
 def evaluate_card(task: TaskSpec, params: CardParams, ctx: Context) -> Outcome:
     if params.relevance == "answer_match":
         return _evaluate_answers(task, params, ctx)
-    data = encoded(task, params, ctx, (params.split,))
-    queries, q_emb, corpus = data.queries[params.split], data.q_emb[params.split], data.corpus
+    corpus, by_role = loaded(task, params, ctx, (params.split,))
+    queries = by_role[params.split]
     relevant = [{d: g for d, g in rel.items() if g >= params.min_grade} for rel in queries.relevant]
     keep = [i for i, rel in enumerate(relevant) if rel]  # queries without a positive cannot be scored
+    if not keep:
+        raise HarnessError(f"{ctx.data.where(task, 'qrels' if task.schema == 'beir' else params.split)}: no query "
+                           f"of task {task.name} has a document of grade >= min_grade {params.min_grade}")
+    pools = _pools(task, params, ctx, [queries.ids[i] for i in keep], corpus)
+    data = encode_loaded(ctx, corpus, by_role)
     depth = max([*params.ndcg_at, *params.recall_at, *params.accuracy_at, params.mrr_at, *params.map_at])
-    rankings = _card_rankings(task, params, ctx, [queries.ids[i] for i in keep], q_emb[keep], data.doc_emb,
-                              corpus, depth)
+    rankings = _card_rankings(params, ctx, data.q_emb[params.split][keep], data.doc_emb, corpus, depth, pools)
     ranked = [[corpus.ids[d] for d in row] for row in rankings]
     rel = [relevant[i] for i in keep]
     scores = {f"ndcg@{k}": graded_ndcg(ranked, rel, k) for k in params.ndcg_at}
@@ -423,16 +487,17 @@ def _evaluate_answers(task: TaskSpec, params: CardParams, ctx: Context) -> Outco
     where = ctx.data.where(task, params.split)
     texts = texts_of(rows, task.column("query"), where)
     answers = []
-    for number, row in enumerate(rows, 1):
+    for line, row in numbered(rows):
         value = row[task.column("answers")]
         if not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value):
-            raise HarnessError(f"{where}:{number}: column '{task.column('answers')}' must be a non-empty list "
+            raise HarnessError(f"{where}:{line}: column '{task.column('answers')}' must be a non-empty list "
                                f"of answer strings")
         answers.append(value)
+    qids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
+    pools = _pools(task, params, ctx, qids, corpus)
     doc_emb = encode_corpus(ctx, corpus)
     q_emb = ctx.encode(texts, "query")
-    qids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
-    rankings = _card_rankings(task, params, ctx, qids, q_emb, doc_emb, corpus, max(params.accuracy_at))
+    rankings = _card_rankings(params, ctx, q_emb, doc_emb, corpus, max(params.accuracy_at), pools)
     texts = corpus.texts_at(sorted({d for row in rankings for d in row}))  # a streamed corpus: only these
     scores = answer_accuracy([[texts[d] for d in row] for row in rankings], answers, params.accuracy_at)
     similarity = params.similarity or ctx.encoder.config.similarity

@@ -9,13 +9,12 @@ one split, every listed similarity scored; the main metric names one (`cosine_sp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from harness.errors import HarnessError
-from harness.families.base import (Context, Outcome, Protocol, family, pick_best, texts_of, variant_details,
-                                   with_per_item)
+from harness.families.base import Context, Outcome, Protocol, family, pick_best, variant_details, with_per_item
+from harness.families.checks import at_least_two, gold_scores, texts_of
 from harness.pairwise import STS_SIMILARITIES, sts_similarity
 from harness.params import Params
 from harness.scoring.sts import correlations
@@ -80,7 +79,8 @@ def _load_split(task: TaskSpec, role: str, ctx: Context) -> tuple[list[str], lis
     where = ctx.data.where(task, role)
     first = texts_of(rows, task.column("sentence1"), where)
     second = texts_of(rows, task.column("sentence2"), where)
-    gold = [_score(row[task.column("label")], where, n) for n, row in enumerate(rows, 1)]
+    gold = gold_scores(rows, task.column("label"), where)
+    at_least_two(gold, where, f"gold score (column '{task.column('label')}')", task.name)
     return first, second, gold
 
 
@@ -88,12 +88,6 @@ def _encode_split(loaded: tuple, ctx: Context) -> tuple[np.ndarray, np.ndarray, 
     first, second, gold = loaded
     # role "query" for both sides: STS is symmetric, and prompt profiles use the query prefix for it.
     return ctx.encode(first, "query", "sentence1"), ctx.encode(second, "query", "sentence2"), gold
-
-
-def _score(value: Any, where: str, number: int) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise HarnessError(f"{where}:{number}: column 'label' must be a number, got {type(value).__name__}")
-    return float(value)
 
 
 def evaluate_selected(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:

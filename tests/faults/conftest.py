@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,39 @@ def broken_models(tiny_model, tmp_path_factory) -> dict[str, Path]:
         model.save(str(path))
         out[name] = path
     return out
+
+
+@contextlib.contextmanager
+def tmpfs(directory: Path, options: str = "size=64k"):
+    """A tmpfs mounted at `directory` (root only; the test is skipped where mounting is not permitted)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs."""
+    with tmpfs(tmp_path / "disk") as disk:
+        yield disk
+
+
+def fill(disk: Path, leave: int) -> None:
+    """Fill the disk, then free `leave` bytes."""
+    filler = disk / "filler"
+    filler.unlink(missing_ok=True)
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 1024)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    size = filler.stat().st_size
+    os.truncate(filler, max(0, size - leave))

@@ -1,7 +1,7 @@
 """Result sets: a run replaces the previous set in one step. Killed (SIGKILL), interrupted (SIGINT) or out of disk
 while its results are being written, the output directory holds the complete old set or the complete new one;
 a task failing mid-suite leaves the others' results and a summary that marks it missing, and the rerun keeps
-the finished tasks."""
+the finished tasks; bad data in one task refuses the whole run before anything is encoded."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.errors import HarnessError
 from tests.conftest import CORPUS, write_jsonl
-from tests.faults.conftest import make_data
+from tests.faults.conftest import fill, make_data
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = "[jsts,paws_x_ja,jaquad_retrieval]"  # the suite's order: STS, pair classification, retrieval
@@ -60,6 +61,7 @@ def commit(self):
 
 resultset.Staging.commit = commit
 from harness.cli import main
+from harness.errors import HarnessError
 sys.exit(main(sys.argv[3:]))
 """
 
@@ -73,6 +75,14 @@ def _data(root: Path, broken_pairs: bool = False) -> Path:
         with open(root / "paws_x_ja" / "validation.jsonl", "a", encoding="utf-8") as handle:
             handle.write("{not json\n")
     return root
+
+
+def _fails_after_encoding(monkeypatch, root: Path) -> None:
+    """paws_x_ja fails once its texts are encoded (as an API that gives up would): data checks cannot see it."""
+    def give_up(*args, **kwargs):
+        raise HarnessError(f"{root / 'paws_x_ja' / 'validation.jsonl'}:17: the service gave up")
+
+    monkeypatch.setattr("harness.families.pair_classification.threshold_search", give_up)
 
 
 def _args(tmp_path: Path, model: Path, out: Path, tasks: str = TASKS, *extra: str) -> list[str]:
@@ -148,36 +158,6 @@ def test_faults_signal_while_writing_results_leaves_a_whole_set(sig, stop, holds
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 64 KiB tmpfs (root only; skipped where mounting is not permitted)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
-
-
-def _fill(disk: Path, leave: int) -> None:
-    """Fill the disk, then free `leave` bytes."""
-    filler = disk / "filler"
-    filler.unlink(missing_ok=True)
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(fd, b"\0" * 1024)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    size = filler.stat().st_size
-    os.truncate(filler, max(0, size - leave))
-
-
 def test_faults_full_disk_while_writing_results_leaves_a_whole_set(sets, tiny_model, small_disk, capsys):
     root, old, new = sets
     out = small_disk / "out"
@@ -185,7 +165,7 @@ def test_faults_full_disk_while_writing_results_leaves_a_whole_set(sets, tiny_mo
     assert state(out) == old
     failures = 0
     for free_pages in range(0, 12):
-        _fill(small_disk, free_pages * 4096)
+        fill(small_disk, free_pages * 4096)
         capsys.readouterr()
         code = main(_args(root, tiny_model, out))
         err = capsys.readouterr().err
@@ -195,17 +175,31 @@ def test_faults_full_disk_while_writing_results_leaves_a_whole_set(sets, tiny_mo
             assert state(out) == new
             break
         failures += 1
-        assert code == 2 and len(err.strip().splitlines()) == 1 and "the previous results there are unchanged" in err
+        # refused by the preflight probe of output_dir, or while writing the set
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert "the previous results there are unchanged" in err or "nothing was written" in err, err
         assert state(out) == old, free_pages
     else:
         raise AssertionError("the run never fitted on the disk")
     assert failures >= 2  # out of space at the first file and later ones
 
 
-def test_faults_failing_task_mid_suite_keeps_the_others_and_the_rerun_skips_them(tmp_path, tiny_model, capsys):
+def test_faults_bad_data_in_one_task_refuses_the_run_before_anything_is_encoded(tmp_path, tiny_model, capsys):
     _data(tmp_path / "data", broken_pairs=True)
     out = tmp_path / "out"
     assert main(_args(tmp_path, tiny_model, out)) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and "validation.jsonl:17" in errors[0] and "not valid JSON" in errors[0], errors
+    assert not out.exists() and not (tmp_path / "cache").exists()
+
+
+def test_faults_failing_task_mid_suite_keeps_the_others_and_the_rerun_skips_them(tmp_path, tiny_model, capsys,
+                                                                                 monkeypatch):
+    _data(tmp_path / "data")
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        _fails_after_encoding(patch, tmp_path / "data")
+        assert main(_args(tmp_path, tiny_model, out)) == 2
     captured = capsys.readouterr()
     errors = captured.err.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("error: ") and "validation.jsonl:17" in errors[0], errors
@@ -220,7 +214,7 @@ def test_faults_failing_task_mid_suite_keeps_the_others_and_the_rerun_skips_them
     assert list(run["missing"]) == ["paws_x_ja"] and run["kept"] == []
     finished = {p: p.read_bytes() for p in out.rglob("scores_*.json")}
 
-    _data(tmp_path / "data")  # the data fixed: the rerun computes only the failed task
+    # the service back: the rerun computes only the failed task
     assert main(_args(tmp_path, tiny_model, out)) == 0
     stdout = capsys.readouterr().out
     for task in ("jsts", "jaquad_retrieval"):
