@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from _bench_util import DEFAULT_DATA, minilm_path, read_jsonl, st_ir_inputs
 
-HARNESS = {"harness": [], "harness-fast": ["encode=fast", "encode.attention=sdpa"],
-           "harness-budget": ["encode=fast", "encode.attention=sdpa", "encode.batching=token_budget"]}
+HARNESS = {"harness": [], "harness-fast": ["encode=fast"],
+           "harness-budget": ["encode=fast", "encode.batching=token_budget"]}
 
 
 def texts_of(data: Path, long: str) -> dict[str, list[str]]:

@@ -8,9 +8,10 @@ are never served to a run that would compute them with AVX-512 instructions, and
 Why these choices (docs/PERFORMANCE.md, scripts/bench_encode.py):
 * bf16 weights, not bf16 autocast over float32 weights: autocast casts every weight at every op; bf16
   weights go straight to oneDNN's bf16 kernels (AMX tiles or AVX-512-BF16 dot products);
-* int8 dynamic quantisation (weights int8 once, activations quantised per batch) where the processor has
-  int8 dot products (VNNI) but no bf16 ones: fbgemm's VNNI kernels beat float32 there;
-* float32 on anything else: nothing faster is exact enough.
+* float32 where the processor has no bf16 unit. int8 dynamic quantisation (torch.ao quantize_dynamic:
+  weights int8 once, activations quantised per batch) is offered by name (`encode.kernel=int8/avx512_vnni`)
+  but never picked by `auto`: on all-MiniLM-L6-v2 some JSTS sentences came out at cosine 0.73 to their
+  float32 vectors, far outside |dSpearman| <= 1e-3, and it was slower than bf16 on AMX.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from harness.vocab import Vocab
 KERNELS = Vocab.of("kernel", ("auto", "bf16/amx_bf16", "bf16/avx512_bf16", "int8/amx_int8", "int8/avx512_vnni",
                                "int8/avx_vnni", "float32/cpu", "bf16/cuda", "float16/cuda"))
 # Preference order on a CPU: the first unit the processor has decides (flag name in /proc/cpuinfo -> kernel).
-_CPU_PREFERENCE = (("amx_bf16", "bf16/amx_bf16"), ("avx512_bf16", "bf16/avx512_bf16"),
-                   ("avx512_vnni", "int8/avx512_vnni"), ("avx_vnni", "int8/avx_vnni"))
+_CPU_PREFERENCE = (("amx_bf16", "bf16/amx_bf16"), ("avx512_bf16", "bf16/avx512_bf16"))
 
 
 @functools.cache
@@ -40,7 +40,8 @@ def cpu_flags() -> frozenset[str]:
 
 
 def pick_kernel(device: str, flags: frozenset[str] | None = None) -> str:
-    """The fastest kernel close enough to float32 (|dSpearman| <= 1e-3 on JSTS) for `device` (resolved)."""
+    """The fastest kernel close enough to float32 (|dSpearman| <= 1e-3 on JSTS) for `device` (resolved); the
+    unit is part of the name because AMX tiles and AVX-512 dot products round differently."""
     if device.startswith("cuda"):
         import torch
 
