@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness.encoders.base import (ATTENTION, AUTOCAST, BACKENDS, BATCHING, DTYPES, POOLINGS, TORCH_BACKENDS,
                                    EncoderConfig, check_device)
+from harness.encoders.fast_kernel import KERNELS
 from harness.errors import HarnessError, one_of
 from harness.families import FAMILIES, PROTOCOLS
 from harness.params import Params
@@ -42,7 +43,8 @@ _SUITE_FIELDS = {"name": (str, True), "description": (str, False), "protocol": (
 _ENCODE_FIELDS = {"batch_size": (int, False), "dtype": (str, False), "max_length": (int, False),
                   "normalize": (bool, False), "show_progress": (bool, False), "truncate_dims": (list, False),
                   "storage_dtype": (str, False), "batching": (str, False), "token_budget": (int, False),
-                  "autocast": (str, False), "attention": (str, False), "workers": (int, False)}
+                  "autocast": (str, False), "attention": (str, False), "workers": (int, False),
+                  "kernel": (str, False)}
 _TOP_FIELDS = {"model": (dict, True), "suite": (dict, True), "encode": (dict, True), "protocol": (str, False),
                "tasks": (list, False), "data_dir": (str, False), "output_dir": (str, False),
                "device": (str, False), "seed": (int, False), "cache": (bool, False), "cache_dir": (str, False),
@@ -210,7 +212,7 @@ def _check_model(model: dict[str, Any], model_file: str) -> None:
 
 def _check_encode(encode: dict[str, Any], backend: str, model_file: str) -> None:
     for key, vocab in (("dtype", DTYPES), ("storage_dtype", STORAGE_DTYPES), ("batching", BATCHING),
-                       ("autocast", AUTOCAST), ("attention", ATTENTION)):
+                       ("autocast", AUTOCAST), ("attention", ATTENTION), ("kernel", KERNELS)):
         if encode.get(key) is not None:
             vocab.check(encode[key], f"field 'encode.{key}'")
     for key in ("batch_size", "max_length", "token_budget", "workers"):
@@ -218,10 +220,14 @@ def _check_encode(encode: dict[str, Any], backend: str, model_file: str) -> None
     # Options only a local torch model can honour: accepting them elsewhere would label embeddings with a
     # setting that was never applied (and key the cache by it).
     if backend not in TORCH_BACKENDS:
-        for key, default in (("autocast", None), ("attention", None), ("batching", "reference")):
+        for key, default in (("autocast", None), ("attention", None), ("batching", "reference"), ("kernel", None)):
             if encode.get(key) not in (None, default):
                 raise HarnessError(f"field 'encode.{key}': applies to backends {', '.join(TORCH_BACKENDS)}, "
                                    f"not {backend} ({model_file})")
+    if encode.get("kernel") is not None and (encode.get("autocast") is not None
+                                             or encode.get("dtype") not in (None, "float32")):
+        raise HarnessError("field 'encode.kernel' sets the arithmetic itself: leave encode.autocast null and "
+                           "encode.dtype float32 with it")
     if encode.get("batching") == "token_budget" and backend != "sentence_transformers":
         raise HarnessError(f"field 'encode.batching': token_budget is implemented by backend "
                            f"sentence_transformers only, not {backend} ({model_file})")
@@ -328,7 +334,8 @@ def plan(cfg: DictConfig) -> RunPlan:
     merged = {**_given(model, ("revision", "pooling", "normalize", "max_length", "dtype", "similarity",
                                "trust_remote_code", "add_eos", "truncate_dims", "api", "prompts", "st_config")),
               **_given(encode, ("batch_size", "dtype", "max_length", "normalize", "show_progress", "truncate_dims",
-                                "batching", "token_budget", "autocast", "attention", "workers"))}
+                                "batching", "token_budget", "autocast", "attention", "workers",
+                                "kernel"))}
     merged["truncate_dims"] = _truncate_dims(merged.get("truncate_dims") or [], model_file)
     encoder = EncoderConfig(name=model["name"], path=str(model["path"]), backend=model["backend"],
                             **({"device": device} if device else {}), **merged)

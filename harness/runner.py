@@ -306,7 +306,10 @@ def _provenance(plan: RunPlan, task: PlannedTask, weights: Weights | None, ident
         "encode": {"batch_size": cfg.batch_size, "batching": cfg.batching,
                    "token_budget": cfg.token_budget if cfg.batching == "token_budget" else None,
                    "autocast": cfg.autocast, "attention": cfg.attention, "add_eos": cfg.add_eos,
-                   "storage_dtype": plan.storage_dtype},
+                   "storage_dtype": plan.storage_dtype,
+                   # encode=fast's kernel as resolved on this machine; absent for the reference arithmetic,
+                   # so reference score files keep their bytes
+                   **({"kernel": cfg.kernel} if cfg.kernel else {})},
         "prompts": prompts,
         "prompt_profile": select_profile(cfg.prompts, task.protocol, task.prompt_profile)[0],
         "dataset": {"task_file": str(Path(task.spec.file).name), "hub": task.spec.hub, "parts": {},

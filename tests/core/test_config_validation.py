@@ -94,11 +94,16 @@ def test_data_dir_defaults_to_environment(monkeypatch, tmp_path):
 
 def test_fast_encode_options_are_checked_against_the_backend():
     fast = plan(compose(["encode=fast", "tasks=[jsts]"]))
-    assert (fast.encoder.autocast, fast.encoder.attention, fast.encoder.workers) == ("bfloat16", "auto", 2)
+    from harness.encoders.base import resolve_device
+    from harness.encoders.fast_kernel import pick_kernel
+
+    assert (fast.encoder.autocast, fast.encoder.attention, fast.encoder.workers) == (None, "sdpa", 2)
+    assert fast.encoder.kernel == pick_kernel(resolve_device(fast.encoder.device))  # auto, resolved
     with pytest.raises(HarnessError, match="field 'encode.attention'"):
         plan(compose(["encode.attention=flash", "tasks=[jsts]"]))
     # a setting the backend cannot apply would label (and cache) embeddings with something never done
-    for override in ("encode.autocast=bfloat16", "encode.attention=eager", "encode.batching=token_budget"):
+    for override in ("encode.autocast=bfloat16", "encode.attention=eager", "encode.batching=token_budget",
+                     "encode.kernel=auto"):
         with pytest.raises(HarnessError, match=r"field 'encode\.\w+': applies to backends .* not static"):
             plan(compose(["model=static-embedding-japanese", override, "tasks=[jsts]"]))
     with pytest.raises(HarnessError, match="token_budget is implemented by backend sentence_transformers only"):

@@ -1,0 +1,82 @@
+"""encode=fast's kernel: picked from the processor's flags, resolved once, recorded in provenance, keying the cache."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from harness.cache import key_material
+from harness.cli import main
+from harness.encoders.base import EncoderConfig, build_encoder
+from harness.encoders.fast_kernel import KERNELS, cpu_flags, pick_kernel
+from harness.errors import HarnessError
+from tests.conftest import CORPUS, write_jsonl
+
+
+@pytest.mark.parametrize("flags, kernel", [
+    ({"avx512f", "avx512_bf16", "amx_bf16", "amx_int8", "avx512_vnni"}, "bf16/amx_bf16"),  # Intel Sapphire Rapids+
+    ({"avx512f", "avx512_bf16", "avx512_vnni"}, "bf16/avx512_bf16"),  # AMD Zen 4/5, Intel Cooper Lake
+    ({"avx512f", "avx512_vnni"}, "float32/cpu"),  # Intel Cascade/Ice Lake: int8 only by name (not exact enough)
+    ({"avx2", "avx_vnni"}, "float32/cpu"),  # Intel Alder Lake
+    ({"avx2"}, "float32/cpu"),
+    (set(), "float32/cpu"),
+])
+def test_the_kernel_follows_the_processor(flags, kernel):
+    assert pick_kernel("cpu", frozenset(flags)) == kernel
+    assert kernel in KERNELS
+
+
+def _config(path="p", **fields):
+    return EncoderConfig(name="m", path=str(path), backend="sentence_transformers", device="cpu",
+                         show_progress=False, **fields)
+
+
+def test_auto_is_resolved_at_construction_and_keys_the_cache():
+    resolved = _config(kernel="auto")
+    assert resolved.kernel == pick_kernel("cpu", cpu_flags()) != "auto"
+    assert resolved.identity()["kernel"] == resolved.kernel
+    def key(**extra):
+        return json.dumps(key_material(_config(**extra), None), sort_keys=True)
+
+    concrete = ("bf16/amx_bf16", "bf16/avx512_bf16", "int8/avx512_vnni", "float32/cpu")
+    keys = {kernel: key(kernel=kernel) for kernel in concrete}
+    assert len({key(), *keys.values()}) == 5  # the reference and each kernel apart
+    assert key(kernel="auto") == keys.get(resolved.kernel, key(kernel=resolved.kernel))  # auto = what it chose
+    assert "kernel" not in _config().identity()  # reference cache keys are unchanged
+
+
+def test_kernels_stay_close_to_float32(tiny_model):
+    from harness.prompts import encode_for
+    from harness.taskspec import load_task
+
+    texts = [t * (1 + i % 3) for i, t in enumerate(CORPUS * 3)]
+    task = load_task("jsts")
+    reference = encode_for(build_encoder(_config(tiny_model)), texts, role="query", task=task)
+    for kernel in ("bf16/avx512_bf16", "int8/avx512_vnni"):  # both run anywhere torch runs (slower without the unit)
+        fast = encode_for(build_encoder(_config(tiny_model, kernel=kernel)), texts, role="query", task=task)
+        cos = (fast * reference).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(reference, axis=1)
+        assert cos.min() > 0.99, kernel
+
+
+def test_encode_fast_records_the_machines_kernel_in_provenance(tmp_path, tiny_model):
+    data = tmp_path / "data"
+    rows = [{"sentence1": CORPUS[i % 10], "sentence2": CORPUS[(i * 3) % 10], "label": float(i % 5)} for i in range(20)]
+    write_jsonl(data / "jsts" / "train.jsonl", rows)
+    write_jsonl(data / "jsts" / "test.jsonl", rows)
+    runs = {}
+    for name, extra in (("fast", ["encode=fast"]), ("reference", [])):
+        out = tmp_path / name
+        assert main(["run", f"model.path={tiny_model}", f"data_dir={data}", "tasks=[jsts]", f"output_dir={out}",
+                     f"cache_dir={tmp_path}/cache", "encode.show_progress=false", "device=cpu", *extra]) == 0
+        runs[name] = json.loads((out / "STS" / "scores_jsts.json").read_text())["provenance"]["encode"]
+    assert runs["fast"]["kernel"] == pick_kernel("cpu")
+    assert "kernel" not in runs["reference"]
+
+
+def test_kernel_excludes_autocast_and_dtype():
+    from harness.config import compose, plan
+
+    with pytest.raises(HarnessError, match="encode.kernel"):
+        plan(compose(["encode.kernel=auto", "encode.autocast=bfloat16"]))
