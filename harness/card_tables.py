@@ -43,16 +43,21 @@ class Gaps:
         return [f"{self.title}: row '{row}' has no result for {', '.join(cells)}; shown as —"
                 for row, cells in self.by_row.items()]
 
-    def value(self, scores: Scores, row: str, task: str, metric: str | None = None) -> float | None:
-        """The row's value of `task` (its `metric`, or its main metric); None and a warning when absent."""
+    def value(self, scores: Scores, row: str, task: str, metric: str | None = None,
+              refuse: str | None = None) -> float | None:
+        """The row's value of `task` (its `metric`, or its main metric); None and a warning when absent, or
+        with `refuse` (the spec file, for a published row: a card's own figure cannot be missing) an error."""
         for tasks in scores[row].values():
             if task in tasks:
                 if metric is None:
                     return main_value(tasks[task])[1]
                 if metric in tasks[task]:
                     return tasks[task][metric]
-                return self.missing(row, f"{task} ({metric})")
-        return self.missing(row, task + (f" ({metric})" if metric else ""))
+                break
+        what = task + (f" ({metric})" if metric else "")
+        if refuse is not None:
+            raise HarnessError(f"{refuse}: model {row} has no result for {what}")
+        return self.missing(row, what)
 
     def missing(self, row: str, what: str) -> None:
         cells = self.by_row.setdefault(row, [])
@@ -61,25 +66,32 @@ class Gaps:
         return None
 
 
-def reference_tasks(scores: Scores, names: list[str], runs: list[str], categories) -> dict[str, list[str]]:
-    """category -> the card's datasets: those of the first published row having the category (of the first row
-    at all when every row is a run, each dataset once however many protocols scored it)."""
+def reference_tasks(scores: Scores, names: list[str], runs: list[str],
+                    categories) -> dict[str, dict[str, str | None]]:
+    """category -> {the card's dataset: the card's metric}: the datasets of the first published row having the
+    category, each with that row's main metric, which a run's cell must show too (a run whose main metric is
+    another, e.g. under another protocol, gets "—" and a warning, never its own metric under the card's name).
+    When every row is a run: the first row's datasets, each once however many protocols scored it, metric None
+    (each run's main metric)."""
     published = [n for n in names if n not in runs]
-    out: dict[str, list[str]] = {}
+    out: dict[str, dict[str, str | None]] = {}
     for category in categories:
         having = [n for n in published or names if category in scores[n]]
         if having:
-            tasks = list(scores[having[0]][category])
-            out[category] = tasks if published else datasets_once(tasks)
+            tasks = scores[having[0]][category]
+            out[category] = ({task: main_value(metrics)[0] for task, metrics in tasks.items()} if published
+                             else dict.fromkeys(datasets_once(list(tasks))))
     return out
 
 
-def category_values(scores: Scores, name: str, reference: dict[str, list[str]], gaps: Gaps,
+def category_values(scores: Scores, name: str, reference: dict[str, dict[str, str | None]], gaps: Gaps,
                    is_run: bool) -> dict[str, list[float | None]]:
-    """category -> the row's dataset values: a published row's own datasets, a run's the card's datasets."""
+    """category -> the row's dataset values: a published row's own datasets, a run's the card's datasets in the
+    card's metrics."""
     if not is_run:
         return {c: [main_value(m)[1] for m in scores[name][c].values()] for c in reference if c in scores[name]}
-    return {c: [gaps.value(scores, name, task) for task in tasks] for c, tasks in reference.items()}
+    return {c: [gaps.value(scores, name, task, metric) for task, metric in tasks.items()]
+            for c, tasks in reference.items()}
 
 
 def averaging_note(spec: Spec) -> str:
@@ -119,7 +131,9 @@ def categories_table(scores: Scores, spec: Spec, runs: list[str]) -> Table:
 
 def columns_table(scores: Scores, spec: Spec, runs: list[str]) -> Table:
     gaps = Gaps(spec.title or spec.name)
-    rows = [[spec.labels.get(name, name)] + [gaps.value(scores, name, c["task"], c["metric"]) for c in spec.columns]
+    rows = [[spec.labels.get(name, name)] + [gaps.value(scores, name, c["task"], c["metric"],
+                                                        None if name in runs else str(spec.source_file))
+                                             for c in spec.columns]
             for name in row_names(scores, spec, runs)]
     return Table(spec.title, ["Model"] + [c["label"] for c in spec.columns], rows, AVERAGING[spec.averaging], spec,
                  gaps.lines)
@@ -134,7 +148,8 @@ def datasets_tables(scores: Scores, spec: Spec, runs: list[str]) -> list[Table]:
     for model in [spec.model] + list(runs):
         gaps = Gaps(f"{spec.title or spec.name} ({model})")
         rows = [[spec.labels.get(t, spec.card_names.get(t, t))]
-                + [gaps.value(scores, model, t, c["metric"]) for c in spec.columns] for t in names]
+                + [gaps.value(scores, model, t, c["metric"], str(spec.source_file) if model == spec.model else None)
+                   for c in spec.columns] for t in names]
         if spec.mean_row:
             rows.insert(0, [spec.mean_row] + [complete_mean([r[i] for r in rows])
                                               for i in range(1, len(spec.columns) + 1)])

@@ -96,8 +96,9 @@ def _draw_panel(ax, panel: Panel, scale: float, rows: list[str] | None) -> None:
         dots = [d for d in panel.dots if d.kind == kind]
         if not dots:
             continue
-        low = [(d.value - d.interval[0]) * scale if d.interval else 0.0 for d in dots]
-        high = [(d.interval[1] - d.value) * scale if d.interval else 0.0 for d in dots]
+        # a percentile interval need not contain the point (a skewed statistic on few items): bars stop at it
+        low = [max(0.0, d.value - d.interval[0]) * scale if d.interval else 0.0 for d in dots]
+        high = [max(0.0, d.interval[1] - d.value) * scale if d.interval else 0.0 for d in dots]
         ax.errorbar([d.value * scale for d in dots], [y_of[d.label] for d in dots],
                     xerr=[low, high] if any(d.interval for d in dots) else None, fmt=style["fmt"],
                     color=style["color"], markerfacecolor=style["mfc"], markersize=4, capsize=2, elinewidth=0.8,

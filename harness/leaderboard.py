@@ -66,7 +66,7 @@ def jmteb_tables(scores: Scores, spec: Spec, runs: list[str]) -> list[Table]:
         rows = []
         for name, tasks in models.items():
             if name in runs:
-                values = [gaps.value(scores, name, task) for task in columns.values()]
+                values = [gaps.value(scores, name, task, reference[category][task]) for task in columns.values()]
                 rows.append([name, complete_mean(values)] + values)
             elif category in tasks:
                 cells = {_jmteb_column(spec, t, m): main_value(m)[1] for t, m in tasks[category].items()}
@@ -78,7 +78,7 @@ def jmteb_tables(scores: Scores, spec: Spec, runs: list[str]) -> list[Table]:
     return tables
 
 
-def _columns(models: Scores, runs: list[str], spec: Spec, category: str, tasks: list[str]) -> dict[str, str]:
+def _columns(models: Scores, runs: list[str], spec: Spec, category: str, tasks) -> dict[str, str]:
     """header -> task for the category's datasets `tasks`, named with the metric of the first published model
     having the category (of a run's when none is)."""
     having = [n for n, s in models.items() if category in s]

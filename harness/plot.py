@@ -13,6 +13,7 @@ them) and per published model. Figures (harness.figures: dot plots, PNG + SVG + 
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from harness.report import intervals
 from harness.results import read_results
 from harness.spec import CATEGORIES
 from harness.summary import Summary, datasets_once, main_value
-from harness.tolerance import DEFAULT_TOLERANCE
+from harness.tolerance import DEFAULT_TOLERANCE, tolerance_for
 
 RESAMPLES = 1000
 
@@ -50,6 +51,9 @@ def series(sources: list[Path], published: list[Path], models: list[str] | None)
     runs = [Path(p) for p in sources if not is_published(p)]
     if runs:  # loaded together: two runs of one model get distinct names (harness.published.load_scores)
         scores, _ = load_scores(runs)
+        if len(scores) != len(runs):  # each run source is one entry, in order: the pairing below rests on it
+            raise HarnessError(f"harness plot: {len(runs)} result sources gave {len(scores)} series; give each "
+                               f"run's directory (with its run.json)")
         for (name, summary), path in zip(scores.items(), runs):
             directory = path if path.is_dir() else path.parent
             found = {r.task: r for r in read_results(directory)}
@@ -81,8 +85,14 @@ def category_figure(data: dict[str, Series], category: str):
     for task in tasks:
         having = [s for s in data.values() if task in s.scores.get(category, {})]
         metric = main_value(having[0].scores[category][task])[0]
-        panels.append(Panel(f"{task} ({metric})", [Dot(s.label, s.kind, s.main(category, task),
-                                                       s.intervals.get(task)) for s in having]))
+        other = [s.label for s in having if metric not in s.scores[category][task]]
+        if other:  # never another metric's value under this panel's name
+            print(f"warning: {category} figure: {', '.join(other)} have no {metric} for {task}; not drawn there",
+                  file=sys.stderr)
+        panels.append(Panel(f"{task} ({metric})", [
+            Dot(s.label, s.kind, s.scores[category][task][metric],
+                s.intervals.get(task) if main_value(s.scores[category][task])[0] == metric else None)
+            for s in having if s.label not in other]))
     return dot_figure(f"{category}: main metric per dataset (x100; error bars: bootstrap 95 % interval)", panels,
                       "score x100")
 
@@ -113,8 +123,11 @@ def reproduction_figure(data: dict[str, Series]):
     published = [s for s in data.values() if s.kind == "published"]
     panels = []
     for run in (s for s in data.values() if s.kind == "reproduced"):
-        reference = next((p for p in published if p.model == run.model), published[0] if len(published) == 1
-                         else None)
+        reference = next((p for p in published if p.model == run.model), None)
+        if reference is None and len(published) == 1:  # published names often differ (hub id vs config name)
+            reference = published[0]
+            print(f"warning: reproduction figure: run '{run.label}' (model {run.model}) is compared with the only "
+                  f"published model, {reference.model}", file=sys.stderr)
         if reference is None:
             continue
         dots, band = [], []
@@ -127,7 +140,7 @@ def reproduction_figure(data: dict[str, Series]):
                 ci = run.intervals.get(task) if main_value(mine)[0] == metric else None
                 shifted = (ci[0] - value, ci[1] - value) if ci else None
                 dots.append(Dot(f"{task} ({metric})", "reproduced", mine[metric] - value, shifted))
-                band.append(reference.tolerances.get(task, DEFAULT_TOLERANCE) * 100)
+                band.append(tolerance_for(task, DEFAULT_TOLERANCE, reference.tolerances, {}) * 100)
         if dots:
             panels.append(Panel(f"{run.label} vs {reference.label}", dots, band))
     if not panels:

@@ -89,7 +89,10 @@ def load_scores(paths: list[Path]) -> tuple[Scores, list[str]]:
         else:
             run = read_run_info(file.parent) if file.name == FILE and "_model" not in data else None
             runs.append((_model_name(file, data, run), parse_summary(data, str(file)), run, file.parent))
-    for name, (_, summary, _, _) in zip(_run_names(runs), runs):
+    for name, (_, summary, _, path) in zip(_run_names(runs), runs):
+        if name in scores:  # two sources, one name: one would silently replace the other's row
+            raise HarnessError(f"{path}: its model name '{name}' is already given by another source; give result "
+                               f"directories with their run.json, or set a distinct '_model'")
         scores[name] = summary
     return scores, sources
 

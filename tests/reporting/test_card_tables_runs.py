@@ -78,3 +78,21 @@ def test_partial_run_keeps_its_row_in_every_table(run_dirs):
         tables, _ = build(load_spec(table), run_dirs)
         labels = [r[0] for t in tables for r in t.rows] + [t.title for t in tables]
         assert any(RUN in str(label) for label in labels), table
+
+
+def test_a_runs_cell_shows_the_cards_metric_or_a_gap():
+    """A run scored under another protocol has another main metric (MTEB's cosine_spearman, not JMTEB's
+    spearman): its own number must not appear under the card's metric. A run that also holds the card's metric
+    shows that one."""
+    from harness.card_tables import Gaps, category_values, reference_tasks
+
+    scores = {"published": {"STS": {"jsts": {"spearman": 0.8, "pearson": 0.79}}},
+              "mteb run": {"STS": {"jsts": {"cosine_spearman": 0.7}}},
+              "jmteb run": {"STS": {"jsts": {"pearson": 0.6, "spearman": 0.65}}}}
+    runs = ["mteb run", "jmteb run"]
+    reference = reference_tasks(scores, list(scores), runs, ["STS"])
+    assert reference == {"STS": {"jsts": "spearman"}}
+    gaps = Gaps("t")
+    assert category_values(scores, "mteb run", reference, gaps, is_run=True) == {"STS": [None]}
+    assert category_values(scores, "jmteb run", reference, gaps, is_run=True) == {"STS": [0.65]}
+    assert gaps.lines == ["t: row 'mteb run' has no result for jsts (spearman); shown as —"]

@@ -200,3 +200,14 @@ def test_latex_renders_every_table():
     assert "massive\\_intent (macro\\_f1)" in text  # LaTeX-escaped headers
     assert "sbintuitions/sarashina-embedding-v1-1b & 75.50 & 77.61" in text
 
+
+
+def test_two_sources_with_one_name_are_refused_not_merged(tmp_path):
+    """Two summary.json files without run.json in directories of one name would be one row (the second
+    replacing the first) and would shift plot's pairing of series with directories: refused."""
+    for parent, value in (("a", 0.5), ("b", 0.6)):
+        folder = tmp_path / parent / "model"
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps({"STS": {"jsts": {"spearman": value}}}))
+    with pytest.raises(HarnessError, match="already given by another source"):
+        load_scores([tmp_path / "a" / "model", tmp_path / "b" / "model"])
