@@ -14,7 +14,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from harness.encoders.base import (ATTENTION, AUTOCAST, BACKENDS, BATCHING, DTYPES, POOLINGS, TORCH_BACKENDS,
-                                   EncoderConfig, check_device)
+                                   EncoderConfig, check_device, resolve_device)
 from harness.encoders.fast_kernel import KERNELS
 from harness.errors import HarnessError, one_of
 from harness.families import FAMILIES, PROTOCOLS
@@ -224,10 +224,8 @@ def _check_encode(encode: dict[str, Any], backend: str, model_file: str) -> None
             if encode.get(key) not in (None, default):
                 raise HarnessError(f"field 'encode.{key}': applies to backends {', '.join(TORCH_BACKENDS)}, "
                                    f"not {backend} ({model_file})")
-    if encode.get("kernel") is not None and (encode.get("autocast") is not None
-                                             or encode.get("dtype") not in (None, "float32")):
-        raise HarnessError("field 'encode.kernel' sets the arithmetic itself: leave encode.autocast null and "
-                           "encode.dtype float32 with it")
+    if encode.get("kernel") is not None and encode.get("autocast") is not None:
+        raise HarnessError("field 'encode.kernel' sets the arithmetic itself: leave encode.autocast null with it")
     if encode.get("batching") == "token_budget" and backend != "sentence_transformers":
         raise HarnessError(f"field 'encode.batching': token_budget is implemented by backend "
                            f"sentence_transformers only, not {backend} ({model_file})")
@@ -339,6 +337,7 @@ def plan(cfg: DictConfig) -> RunPlan:
     merged["truncate_dims"] = _truncate_dims(merged.get("truncate_dims") or [], model_file)
     encoder = EncoderConfig(name=model["name"], path=str(model["path"]), backend=model["backend"],
                             **({"device": device} if device else {}), **merged)
+    _check_kernel(encoder, model_file)
     data_dir = Path(data["data_dir"]).expanduser() if data.get("data_dir") else None
     if data_dir is not None and not data_dir.is_dir():
         raise HarnessError(f"field 'data_dir': {data_dir} is not a directory")
@@ -349,6 +348,19 @@ def plan(cfg: DictConfig) -> RunPlan:
     return RunPlan(encoder=encoder, suite=suite["name"], tasks=tasks, output_dir=output,
                    model_file=model_file, data_dir=data_dir, cache_dir=cache_dir, aggregate=suite.get("aggregate"),
                    storage_dtype=encode.get("storage_dtype"), **options)
+
+
+def _check_kernel(encoder: EncoderConfig, model_file: str) -> None:
+    """A kernel sets the weights' dtype itself: a model's own non-float32 dtype would be recorded but not
+    applied. int8 kernels quantise with torch.ao's CPU-only dynamic quantisation."""
+    if encoder.kernel is None:
+        return
+    if encoder.dtype != "float32":
+        raise HarnessError(f"field 'encode.kernel' sets the weights' dtype itself, but the model's dtype is "
+                           f"{encoder.dtype} ({model_file}): set encode.dtype=float32 with it")
+    if encoder.kernel.startswith("int8/") and resolve_device(encoder.device) != "cpu":
+        raise HarnessError(f"field 'encode.kernel': {encoder.kernel} runs on the CPU only, not on device "
+                           f"{encoder.device}")
 
 
 def _truncate_dims(dims: list, model_file: str) -> tuple[int, ...]:

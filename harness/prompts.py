@@ -48,14 +48,15 @@ from harness.spec import CATEGORIES, TaskSpec
 
 ROLES = ("query", "document")
 DEFAULT_PROFILE = "default"
-# Task types MTEB encodes with a prompt type (query / document); every other type gets none.
-MTEB_TYPED = ("Retrieval", "Reranking")
+
 # encode_document's candidates, in sentence-transformers' order.
 DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 
 # The sides a task type encodes: retrieval and reranking have two; every other type encodes its texts (both
 # sentences of an STS or pair-classification pair included) as queries.
 TWO_SIDED = ("Retrieval", "Reranking")
+# Task types MTEB encodes with a prompt type (query / document): the two-sided ones; every other type gets none.
+MTEB_TYPED = TWO_SIDED
 
 
 def task_roles(category: str) -> tuple[str, ...]:

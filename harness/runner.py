@@ -112,18 +112,25 @@ def run(plan: RunPlan, encoder: Encoder | None = None, data: DataSource | None =
         ranks.close()
 
 
-def prompts_of(plan: RunPlan, task: PlannedTask, encoder: Encoder) -> Callable[[str], str | None]:
+def own_prompts_once(encoder: Encoder) -> Callable[[], dict[str, str]]:
+    """The model's own prompts, read when a protocol first needs them and then kept for the whole run: one read
+    (for a hub model, a resolution) per run, and every task's provenance and encodes see the same strings."""
+    return cache(lambda: model_prompts(encoder))
+
+
+def prompts_of(plan: RunPlan, task: PlannedTask,
+               own: Callable[[], dict[str, str]]) -> Callable[[str], str | None]:
     """role -> the prompt of the task's side: the model's profile for the suite and protocol, applied as the
-    protocol does (harness.prompts); the model's own prompts are read once, and only if the protocol needs them."""
-    own = cache(lambda: model_prompts(encoder))
+    protocol does (harness.prompts)."""
     return lambda role: prompt_for(plan.encoder.prompts, task.spec, task.protocol, role,
                                    suite_profile=task.prompt_profile, own=own)
 
 
-def context(plan: RunPlan, task: PlannedTask, data: DataSource, encoder: Encoder) -> Context:
+def context(plan: RunPlan, task: PlannedTask, data: DataSource, encoder: Encoder,
+            prompts: Callable[[str], str | None]) -> Context:
     """What the task's protocol function runs with: its prompts bound, the run's seed, device and storage."""
-    return Context(data=data, encoder=encoder, prompts=prompts_of(plan, task, encoder), label=task.key,
-                   seed=plan.seed, device=plan.device, storage_dtype=plan.storage_dtype)
+    return Context(data=data, encoder=encoder, prompts=prompts, label=task.key, seed=plan.seed, device=plan.device,
+                   storage_dtype=plan.storage_dtype)
 
 
 def _evaluate(plan: RunPlan, task: PlannedTask, ctx: Context, provenance: dict) -> TaskResult:
@@ -158,6 +165,7 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
     memo = MemoEncoder(encoder) if dims else None  # Matryoshka: every truncation reuses the task's encodes
     encoder = memo or encoder
     sets = [_Set("", identity)] + [_Set(f"dim{d}", run_identity(plan, weights, d)) for d in dims]
+    own = own_prompts_once(encoder)
     data = data if data is not None else DataSource(plan.data_dir)
     started = datetime.now(timezone.utc)
     timings: dict[str, float] = {}
@@ -172,7 +180,7 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
         for number, task in enumerate(plan.tasks):
             progress.start(number, task.key, f"{task.spec.family}, protocol {task.protocol}")
             seed_everything(plan.seed)  # each task starts from the seed, whichever tasks ran or were kept before
-            prompts = prompts_of(plan, task, encoder)
+            prompts = prompts_of(plan, task, own)
             expected = {s.subdir: _provenance(plan, task, weights, s.identity, prompts) for s in sets}
             found = previous.keep(task.key, task.spec.category, expected, task.spec, plan.data_dir) \
                 if plan.resume else None
@@ -187,7 +195,7 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
             log.info("task %s (%s, protocol %s)", task.key, task.spec.family, task.protocol)
             t0 = time.perf_counter()
             try:
-                done = _evaluate_all(plan, task, data, encoder, sets, expected, dims)
+                done = _evaluate_all(plan, task, data, encoder, sets, expected, dims, prompts)
             except HarnessError as exc:  # this task failed while running: the others still run
                 missing[task.key] = str(exc)
                 print(f"{task.key}: failed (error at the end)", flush=True)
@@ -231,13 +239,15 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
 
 
 def _evaluate_all(plan: RunPlan, task: PlannedTask, data: DataSource, encoder: Encoder, sets: list[_Set],
-                  expected: dict[str, dict], dims: tuple[int, ...]) -> list[TaskResult]:
+                  expected: dict[str, dict], dims: tuple[int, ...],
+                  prompts: Callable[[str], str | None]) -> list[TaskResult]:
     """The task's result at full size and at each Matryoshka dimension (all or none: one failure fails it)."""
-    result = _evaluate(plan, task, context(plan, task, data, encoder), expected[""])
+    result = _evaluate(plan, task, context(plan, task, data, encoder, prompts), expected[""])
     print(f"{task.key}: {result.metric_name} = {result.metric_value:.6f}", flush=True)
     done = [result]
     for s, dim in zip(sets[1:], dims):
-        small = _evaluate(plan, task, context(plan, task, data, TruncatedEncoder(encoder, dim)), expected[s.subdir])
+        small = _evaluate(plan, task, context(plan, task, data, TruncatedEncoder(encoder, dim), prompts),
+                          expected[s.subdir])
         print(f"{task.key} @ dim {dim}: {small.metric_name} = {small.metric_value:.6f}", flush=True)
         done.append(small)
     return done

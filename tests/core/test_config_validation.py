@@ -109,3 +109,15 @@ def test_fast_encode_options_are_checked_against_the_backend():
     with pytest.raises(HarnessError, match="token_budget is implemented by backend sentence_transformers only"):
         plan(compose(["model=ruri-v3-30m", "model.backend=transformers", "encode.batching=token_budget",
                       "tasks=[jsts]"]))
+    # a kernel loads the weights in its own dtype: a model's other dtype would be recorded, never applied
+    with pytest.raises(HarnessError, match="field 'encode.kernel' sets the weights' dtype itself"):
+        plan(compose(["encode=fast", "model.dtype=bfloat16", "tasks=[jsts]"]))
+    with pytest.raises(HarnessError, match="leave encode.autocast null"):
+        plan(compose(["encode=fast", "encode.autocast=bfloat16", "tasks=[jsts]"]))
+    from harness.config import _check_kernel
+    from harness.encoders.base import EncoderConfig
+
+    on_gpu = EncoderConfig(name="m", path="m", backend="sentence_transformers", device="cuda",
+                           kernel="int8/avx512_vnni")  # no GPU here: the check itself, as plan() calls it
+    with pytest.raises(HarnessError, match="runs on the CPU only"):
+        _check_kernel(on_gpu, "m.yaml")
