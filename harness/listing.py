@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import yaml
 
 from harness.config import group_names
@@ -92,12 +94,7 @@ def list_prompts(overrides: list[str]) -> None:
         raise HarnessError("usage: harness list prompts model=M suite=S [protocol=P ...]")
     run = plan(compose(overrides))
     config = run.encoder
-    own_cache: list[dict[str, str]] = []
-
-    def own() -> dict[str, str]:
-        if not own_cache:
-            own_cache.append(_own_prompts(config))
-        return own_cache[0]
+    own = functools.cache(lambda: _own_prompts(config))  # read when a protocol first needs them
 
     print(f"model {config.name}, suite {run.suite} (None = no prompt given: the model's default prompt, if any)")
     for task in run.tasks:

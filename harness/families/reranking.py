@@ -26,6 +26,7 @@ Differences from JMTEB, all explicit:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -226,6 +227,7 @@ def evaluate(task: TaskSpec, params: SelectedParams, ctx: Context) -> Outcome:
 
     reported = params.metric_names()
 
+    @functools.cache  # the chosen split is ranked for its metrics and again for the per-query values
     def ranking(role: str, similarity: str) -> list[list[str]]:
         return _rank(q_emb[role], queries[role], doc_emb, row_of, corpus, corpus_pos, similarity,
                      jmteb_order=params.protocol == "jmteb")
