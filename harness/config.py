@@ -176,7 +176,8 @@ def _at_least(value: int | None, minimum: int, where: str) -> None:
 def suite_prompt_profile(suite: dict[str, Any], protocol: str) -> str | None:
     """The model prompt profile a suite names for a task run under `protocol`: `prompt_profile` (default: the
     suite's name) describes what the suite's published runs used under the suite's own protocol, so a task run
-    under another one (`protocol=` override, `task@protocol`) gets that protocol's profile instead."""
+    under another one (`protocol=` override, `task@protocol`) gets that protocol's profile instead. A suite
+    without a protocol of its own (offline_real) names its profile for every task, whatever protocol runs it."""
     if suite.get("protocol") not in (None, protocol):
         return None
     return suite.get("prompt_profile") or suite.get("name")
