@@ -227,9 +227,6 @@ def _check_encode(encode: dict[str, Any], backend: str, model_file: str) -> None
                                    f"not {backend} ({model_file})")
     if encode.get("kernel") is not None and encode.get("autocast") is not None:
         raise HarnessError("field 'encode.kernel' sets the arithmetic itself: leave encode.autocast null with it")
-    if encode.get("batching") == "token_budget" and backend != "sentence_transformers":
-        raise HarnessError(f"field 'encode.batching': token_budget is implemented by backend "
-                           f"sentence_transformers only, not {backend} ({model_file})")
 
 
 def suite_protocol_params(suite: dict[str, Any], suite_file: Path) -> dict[str, dict[str, dict[str, Any]]]:

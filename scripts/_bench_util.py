@@ -98,7 +98,24 @@ def header(title: str) -> str:
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
     return (f"{title}\n{cpu_line()}\nPython {platform.python_version()}; harness {origin} "
-            f"(git {rev}{' + changes' if dirty else ''})\nload average (1/5/15 min) at start: {loadavg()}")
+            f"(git {rev}{' + changes' if dirty else ''}){peer_backends_line()}\n"
+            f"load average (1/5/15 min) at start: {loadavg()}")
+
+
+def peer_backends_line() -> str:
+    """ONNX Runtime's and OpenVINO's versions where installed, and the precision OpenVINO runs at by default on
+    this CPU (bf16 where the processor has AMX or AVX-512-BF16: the backend=openvino rows are bf16 rows then)."""
+    import importlib.util
+    from importlib import metadata
+
+    parts = [f"onnxruntime {metadata.version('onnxruntime')} (float32)"] if importlib.util.find_spec(
+        "onnxruntime") else []
+    if importlib.util.find_spec("openvino"):
+        import openvino
+
+        hint = openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+        parts.append(f"openvino {metadata.version('openvino')} (default CPU inference precision: {hint})")
+    return f"\npeer backends: {', '.join(parts)}" if parts else ""
 
 
 @dataclass

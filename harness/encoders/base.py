@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from harness.encoders.workers import parallel_tokenizer
 from harness.errors import HarnessError
 from harness.vocab import Vocab
 
@@ -84,7 +85,8 @@ class EncoderConfig:
     truncate_dims: tuple[int, ...] = ()  # Matryoshka: also evaluate these leading dimensions
     api: dict[str, Any] = field(default_factory=dict)  # HTTP backends: base_url, key_env, limits
     # "reference": the batches sentence-transformers would form (bit-identical to model.encode);
-    # "token_budget": texts sorted by token count, batches filled up to `token_budget` padded tokens.
+    # "token_budget": texts sorted by token count, batches filled up to `token_budget` padded tokens (and at
+    # most batch_size texts).
     batching: str = "reference"
     token_budget: int = 16384
     autocast: str | None = None  # bfloat16 | float16: mixed precision over float32 weights
@@ -179,14 +181,34 @@ class BatchedEncoder(ABC):
     config: EncoderConfig
 
     def batch_order(self, texts: list[str]) -> np.ndarray:
-        """Permutation of `texts` in which consecutive runs of `batch_size` form the batches."""
+        """Permutation of `texts` in which consecutive runs of `batch_size` form the batches; with token-budget
+        batching, by token count, longest first (ties in input order)."""
+        if self.config.batching == "token_budget":
+            self._counted = {}  # a new plan: the counts of earlier texts are let go (a corpus can be large)
+            return np.argsort(-self.token_counts(texts), kind="stable")
         return np.arange(len(texts))
 
     def batch_bounds(self, ordered: list[str]) -> list[tuple[int, int]]:
         """[start, end) of the batches `encode_in_order(ordered)` runs. A run of whole batches cut from this
         plan is planned into the very same batches again, which is what lets the cache and the ranks split
         the work without changing a bit."""
+        if self.config.batching == "token_budget":
+            return token_budget_batches(self.token_counts(ordered), self.config.token_budget, self.config.batch_size)
         return fixed_batches(len(ordered), self.config.batch_size)
+
+    def token_counts(self, texts: list[str]) -> np.ndarray:
+        """Tokens of each text, truncated as the model truncates. Each text is counted once per plan: the plan
+        asks twice (order, then bounds), and the cache's chunks and torchrun's shards ask again for theirs."""
+        counted = self.__dict__.setdefault("_counted", {})
+        new = [text for text in dict.fromkeys(texts) if text not in counted]
+        if new:
+            with parallel_tokenizer():
+                counted.update(zip(new, self.count_tokens(new)))
+        return np.fromiter((counted[text] for text in texts), dtype=np.int64, count=len(texts))
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Token counts of `texts` (truncated), from the backend's tokenizer: token-budget batching needs them."""
+        raise HarnessError(f"model {self.config.name}: backend {self.config.backend} has no token-budget batching")
 
     @abstractmethod
     def encode_in_order(self, texts: list[str], side: Side) -> np.ndarray:
@@ -207,6 +229,18 @@ def encode_planned(encoder: BatchedEncoder | EncoderWrapper, texts: list[str], s
 
 def fixed_batches(n: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def token_budget_batches(counts: np.ndarray, budget: int, most: int) -> list[tuple[int, int]]:
+    """Batches over texts sorted longest first: each pads to its first text, so it takes `budget // that
+    length` texts, and never more than `most` (many short texts in one batch are slower, not faster: JSTS in
+    docs/PERFORMANCE.md). Greedy from each batch's start, so a run of whole batches is planned the same again."""
+    bounds, start = [], 0
+    while start < len(counts):
+        end = min(start + max(1, min(most, budget // max(int(counts[start]), 1))), len(counts))
+        bounds.append((start, end))
+        start = end
+    return bounds
 
 
 def is_batched(encoder: Encoder) -> bool:

@@ -154,7 +154,15 @@ class TransformersEncoder(model_files.FilePrompts, BatchedEncoder):
         return self._loaded
 
     def batch_order(self, texts: list[str]) -> np.ndarray:
+        if self.config.batching == "token_budget":
+            return super().batch_order(texts)
         return reference_order(texts)  # sentence-transformers' plan, so the batches (and vectors) are its own
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        # truncated at tokenizer.model_max_length, which _load sets as sentence-transformers does
+        ids = self.loaded.tokenizer(texts, truncation=True, return_attention_mask=False,
+                                    return_token_type_ids=False)["input_ids"]
+        return [len(row) for row in ids]
 
     def prompt_length(self, prompt: str) -> int:
         """Tokens of the prompt alone, less a trailing special token (sentence-transformers' count)."""
@@ -203,10 +211,10 @@ class TransformersEncoder(model_files.FilePrompts, BatchedEncoder):
             prompt = self.loaded.default_prompt
         prompt_length = self.prompt_length(prompt) if prompt and not self.loaded.include_prompt else None
         prompted = self.texts_for_model(texts, prompt)
-        batches = [prompted[start:end] for start, end in self.batch_bounds(prompted)]
+        # planned on the texts as given, as the cache and ranks plan the runs they hand to this call
+        batches = [prompted[start:end] for start, end in self.batch_bounds(texts)]
         if self.config.attention == "auto":
-            counts = [len(ids) for ids in self.loaded.tokenizer(prompted, truncation=True)["input_ids"]]
-            pick_attention(self.loaded.model, self.config, counts)
+            pick_attention(self.loaded.model, self.config, self.token_counts(prompted))
         workers = self.config.workers if self.loaded.device == "cpu" else 1
         parts = []
         with encode_bar(len(texts), side.task, side.shown, self.config.show_progress) as bar:

@@ -116,25 +116,14 @@ class SentenceTransformersEncoder(FilePrompts, BatchedEncoder):
             return {name: text or "" for name, text in (self._model.prompts or {}).items()}
         return super().own_prompts()
 
-    def _token_counts(self, texts: list[str]) -> np.ndarray:
-        tokenizer = self.model.tokenizer
-        ids = tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)["input_ids"]
-        return np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(texts))
-
-    def batch_bounds(self, texts: list[str]) -> list[tuple[int, int]]:
-        if self.config.batching == "reference":
-            return super().batch_bounds(texts)
-        # Longest first: a batch pads to its first text, so it takes budget // that length texts.
-        counts, bounds, start = self._token_counts(texts), [], 0
-        while start < len(texts):
-            end = start + max(1, self.config.token_budget // max(int(counts[start]), 1))
-            bounds.append((start, min(end, len(texts))))
-            start = end
-        return bounds
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        ids = self.model.tokenizer(texts, truncation=True, max_length=self.model.max_seq_length,
+                                   return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        return [len(row) for row in ids]
 
     def batch_order(self, texts: list[str]) -> np.ndarray:
-        if self.config.batching == "token_budget":  # by real token count, longest first; ties in input order
-            return np.argsort(-self._token_counts(texts), kind="stable")
+        if self.config.batching == "token_budget":
+            return super().batch_order(texts)
         return reference_order(texts)
 
     def encode_in_order(self, texts: list[str], side: Side) -> np.ndarray:
@@ -158,7 +147,7 @@ class SentenceTransformersEncoder(FilePrompts, BatchedEncoder):
         batches = [texts[start:end] for start, end in self.batch_bounds(texts)]
         auto_model = getattr(self.model[0], "auto_model", None)
         if self.config.attention == "auto" and auto_model is not None:
-            pick_attention(auto_model, self.config, self._token_counts([(prompt or "") + t for t in texts]))
+            pick_attention(auto_model, self.config, self.token_counts([(prompt or "") + t for t in texts]))
         workers = self.config.workers if device == "cpu" else 1
         with encode_bar(len(texts), side.task, side.shown, self.config.show_progress) as bar:
             parts = []

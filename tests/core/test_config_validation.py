@@ -106,9 +106,9 @@ def test_fast_encode_options_are_checked_against_the_backend():
                      "encode.kernel=auto"):
         with pytest.raises(HarnessError, match=r"field 'encode\.\w+': applies to backends .* not static"):
             plan(compose(["model=static-embedding-japanese", override, "tasks=[jsts]"]))
-    with pytest.raises(HarnessError, match="token_budget is implemented by backend sentence_transformers only"):
-        plan(compose(["model=ruri-v3-30m", "model.backend=transformers", "encode.batching=token_budget",
-                      "tasks=[jsts]"]))
+    # both torch backends plan token-budget batches (encode=fast uses them)
+    assert plan(compose(["model=ruri-v3-30m", "model.backend=transformers", "encode=fast",
+                         "tasks=[jsts]"])).encoder.batching == "token_budget"
     # a kernel loads the weights in its own dtype: a model's other dtype would be recorded, never applied
     with pytest.raises(HarnessError, match="field 'encode.kernel' sets the weights' dtype itself"):
         plan(compose(["encode=fast", "model.dtype=bfloat16", "tasks=[jsts]"]))

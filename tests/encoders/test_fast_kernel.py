@@ -73,6 +73,10 @@ def test_encode_fast_records_the_machines_kernel_in_provenance(tmp_path, tiny_mo
         runs[name] = json.loads((out / "STS" / "scores_jsts.json").read_text())["provenance"]["encode"]
     assert runs["fast"]["kernel"] == pick_kernel("cpu")
     assert "kernel" not in runs["reference"]
+    # and the batch plan it ran (conf/encode/fast.yaml), which also keys the cache
+    assert (runs["fast"]["batching"], runs["fast"]["token_budget"], runs["fast"]["batch_size"]) == (
+        "token_budget", 4096, 64)
+    assert (runs["reference"]["batching"], runs["reference"]["token_budget"]) == ("reference", None)
 
 
 def test_kernel_excludes_autocast_and_dtype():
