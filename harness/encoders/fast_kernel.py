@@ -12,6 +12,10 @@ Why these choices (docs/PERFORMANCE.md, scripts/bench_encode.py):
   weights int8 once, activations quantised per batch) is offered by name (`encode.kernel=int8/avx512_vnni`)
   but never picked by `auto`: on all-MiniLM-L6-v2 some JSTS sentences came out at cosine 0.73 to their
   float32 vectors and JSTS Spearman moved by -2.1e-2 (the bound is 1e-3); on AMX it was also slower than bf16.
+* no ONNX Runtime or OpenVINO kernel: through sentence-transformers' `backend=` option (measured in a venv with
+  its extras, docs/PERFORMANCE.md) ONNX Runtime runs float32 and is slower than torch's float32, and OpenVINO,
+  bf16 by default on AMX, took 1.10-1.28x as long as these bf16 weights with token-budget batches (JSTS,
+  SciFact); neither is in the locked stack.
 """
 
 from __future__ import annotations
