@@ -14,7 +14,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from harness.encoders.base import (ATTENTION, AUTOCAST, BACKENDS, BATCHING, DTYPES, POOLINGS, TORCH_BACKENDS,
-                                   EncoderConfig, check_device, resolve_device)
+                                   EncoderConfig, check_device)
 from harness.encoders.fast_kernel import KERNELS
 from harness.errors import HarnessError, one_of
 from harness.families import FAMILIES, PROTOCOLS
@@ -350,15 +350,10 @@ def plan(cfg: DictConfig) -> RunPlan:
 
 def _check_kernel(encoder: EncoderConfig, model_file: str) -> None:
     """A kernel sets the weights' dtype itself: a model's own non-float32 dtype would be recorded but not
-    applied. int8 kernels quantise with torch.ao's CPU-only dynamic quantisation."""
-    if encoder.kernel is None:
-        return
-    if encoder.dtype != "float32":
+    applied. (Which kernels a device can run is checked where the kernel is resolved: EncoderConfig.)"""
+    if encoder.kernel is not None and encoder.dtype != "float32":
         raise HarnessError(f"field 'encode.kernel' sets the weights' dtype itself, but the model's dtype is "
                            f"{encoder.dtype} ({model_file}): set encode.dtype=float32 with it")
-    if encoder.kernel.startswith("int8/") and resolve_device(encoder.device) != "cpu":
-        raise HarnessError(f"field 'encode.kernel': {encoder.kernel} runs on the CPU only, not on device "
-                           f"{encoder.device}")
 
 
 def _truncate_dims(dims: list, model_file: str) -> tuple[int, ...]:

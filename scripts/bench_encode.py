@@ -62,7 +62,7 @@ def harness_variants(path: str) -> dict:
              "harness reference, workers=1": harness("encode.workers=1"),
              "harness encode=fast, workers=1": harness("encode=fast", "encode.workers=1"),
              # int8 by name, to show why `auto` never picks it (harness/encoders/fast_kernel.py)
-             "harness encode=fast, kernel=int8/avx512_vnni": harness("encode=fast", "encode.kernel=int8/avx512_vnni"),
+             "harness encode=fast, kernel=int8": harness("encode=fast", "encode.kernel=int8"),
              "harness encode=fast": harness("encode=fast")}
     print(f"encode=fast's kernel on this machine (kernel: auto): {kernels[-1]}")
     return found

@@ -102,10 +102,10 @@ class EncoderConfig:
     st_config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kernel == "auto":
-            from harness.encoders.fast_kernel import pick_kernel
+        if self.kernel is not None:
+            from harness.encoders.fast_kernel import resolve_kernel
 
-            object.__setattr__(self, "kernel", pick_kernel(resolve_device(self.device)))
+            object.__setattr__(self, "kernel", resolve_kernel(self.kernel, resolve_device(self.device)))
 
     def identity(self) -> dict[str, Any]:
         """Fields that determine the embedding values (batch size, device and progress do not)."""

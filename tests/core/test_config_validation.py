@@ -114,10 +114,13 @@ def test_fast_encode_options_are_checked_against_the_backend():
         plan(compose(["encode=fast", "model.dtype=bfloat16", "tasks=[jsts]"]))
     with pytest.raises(HarnessError, match="leave encode.autocast null"):
         plan(compose(["encode=fast", "encode.autocast=bfloat16", "tasks=[jsts]"]))
-    from harness.config import _check_kernel
-    from harness.encoders.base import EncoderConfig
+    from harness.encoders.fast_kernel import resolve_kernel
 
-    on_gpu = EncoderConfig(name="m", path="m", backend="sentence_transformers", device="cuda",
-                           kernel="int8/avx512_vnni")  # no GPU here: the check itself, as plan() calls it
-    with pytest.raises(HarnessError, match="runs on the CPU only"):
-        _check_kernel(on_gpu, "m.yaml")
+    # int8 is torch.ao's CPU-only dynamic quantisation (no GPU here: the resolution itself, as EncoderConfig
+    # calls it); a unit the machine would not run as named is refused, not recorded
+    with pytest.raises(HarnessError, match="no unit for int8 on device cuda"):
+        resolve_kernel("int8", "cuda")
+    with pytest.raises(HarnessError, match=r"bf16/amx_bf16 is not what this machine runs \(bf16/avx512_bf16"):
+        resolve_kernel("bf16/amx_bf16", "cpu", frozenset({"avx512_bf16", "avx512_vnni"}))
+    with pytest.raises(HarnessError, match="field 'encode.kernel': bf16/cuda is not what this machine runs"):
+        plan(compose(["encode.kernel=bf16/cuda", "device=cpu", "tasks=[jsts]"]))

@@ -10,6 +10,7 @@ import pytest
 from harness.cache import key_material
 from harness.cli import main
 from harness.encoders.base import EncoderConfig, build_encoder
+from harness.encoders import fast_kernel
 from harness.encoders.fast_kernel import KERNELS, cpu_flags, pick_kernel
 from harness.errors import HarnessError
 from tests.conftest import CORPUS, write_jsonl
@@ -26,6 +27,12 @@ from tests.conftest import CORPUS, write_jsonl
 def test_the_kernel_follows_the_processor(flags, kernel):
     assert pick_kernel("cpu", frozenset(flags)) == kernel
     assert kernel in KERNELS
+    # a precision or the machine's own concrete name resolves to it; another unit's name is refused
+    assert fast_kernel.resolve_kernel(kernel.partition("/")[0], "cpu", frozenset(flags)) == kernel
+    assert fast_kernel.resolve_kernel(kernel, "cpu", frozenset(flags)) == kernel
+    with pytest.raises(HarnessError, match="encode.kernel"):
+        fast_kernel.resolve_kernel("bf16/amx_bf16" if kernel != "bf16/amx_bf16" else "bf16/avx512_bf16", "cpu",
+                                   frozenset(flags))
 
 
 def _config(path="p", **fields):
@@ -33,17 +40,23 @@ def _config(path="p", **fields):
                          show_progress=False, **fields)
 
 
-def test_auto_is_resolved_at_construction_and_keys_the_cache():
+def test_auto_is_resolved_at_construction_and_keys_the_cache(monkeypatch):
     resolved = _config(kernel="auto")
     assert resolved.kernel == pick_kernel("cpu", cpu_flags()) != "auto"
     assert resolved.identity()["kernel"] == resolved.kernel
     def key(**extra):
         return json.dumps(key_material(_config(**extra), None), sort_keys=True)
 
-    concrete = ("bf16/amx_bf16", "bf16/avx512_bf16", "int8/avx512_vnni", "float32/cpu")
-    keys = {kernel: key(kernel=kernel) for kernel in concrete}
-    assert len({key(), *keys.values()}) == 5  # the reference and each kernel apart
-    assert key(kernel="auto") == keys.get(resolved.kernel, key(kernel=resolved.kernel))  # auto = what it chose
+    # every machine class apart: the flags decide the unit (what torch's kernels run), so they are faked here
+    machines = ({"amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni"}, {"avx512_bf16", "avx512_vnni"}, set())
+    keys = set()
+    for flags in machines:
+        monkeypatch.setattr(fast_kernel, "cpu_flags", lambda flags=flags: frozenset(flags))
+        keys |= {key(kernel=precision) for precision in ("bf16", "int8", "float32")
+                 if fast_kernel.machine_kernel(precision, "cpu") is not None}
+    assert len({key(), *keys}) == 1 + 2 + 2 + 1  # the reference; bf16 and int8 on two unit sets; float32
+    monkeypatch.undo()
+    assert key(kernel="auto") == key(kernel=resolved.kernel)  # auto = what it chose
     assert "kernel" not in _config().identity()  # reference cache keys are unchanged
 
 
@@ -54,7 +67,9 @@ def test_kernels_stay_close_to_float32(tiny_model):
     texts = [t * (1 + i % 3) for i, t in enumerate(CORPUS * 3)]
     task = load_task("jsts")
     reference = encode_for(build_encoder(_config(tiny_model)), texts, role="query", task=task)
-    for kernel in ("bf16/avx512_bf16", "int8/avx512_vnni"):  # both run anywhere torch runs (slower without the unit)
+    kernels = [k for k in ("bf16", "int8") if fast_kernel.machine_kernel(k, "cpu") is not None]
+    assert kernels or not fast_kernel.cpu_flags() & {"avx512_bf16", "avx_vnni", "avx512_vnni"}
+    for kernel in kernels:  # what this machine has units for
         fast = encode_for(build_encoder(_config(tiny_model, kernel=kernel)), texts, role="query", task=task)
         cos = (fast * reference).sum(1) / np.linalg.norm(fast, axis=1) / np.linalg.norm(reference, axis=1)
         assert cos.min() > 0.99, kernel
