@@ -51,13 +51,32 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, _parse_line(line, path, number)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose key repeats: json.loads would keep the last value silently (a NaN label behind a
+    second `label`, a qrels grade replaced), so the row is refused instead."""
+    row = dict(pairs)
+    if len(row) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return row
+
+
 def _parse_line(line: str, path: Path, number: int) -> dict[str, Any]:
     try:
-        row = json.loads(line)
+        row = json.loads(line, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise HarnessError(f"{path}:{number}: line is not valid JSON ({exc.msg})") from None
+    except _DuplicateKey as exc:
+        raise HarnessError(f"{path}:{number}: key '{exc}' appears twice in one JSON object (which value is "
+                           f"meant is unknowable)") from None
     except RecursionError:  # the decoder recurses per nesting level
         raise HarnessError(f"{path}:{number}: line is nested too deeply to be a data row") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit (sys.set_int_max_str_digits)
+        raise HarnessError(f"{path}:{number}: line is not a usable JSON row ({str(exc).splitlines()[0]})") from None
     if not isinstance(row, dict):
         raise HarnessError(f"{path}:{number}: line is not a JSON object")
     if _SURROGATE_ESCAPE.search(line):

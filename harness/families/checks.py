@@ -58,19 +58,31 @@ def gold_scores(rows: list[dict], column: str, where: str) -> list[float]:
         value = row[column]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise HarnessError(f"{where}:{line}: column '{column}' must be a number, got {type(value).__name__}")
-        if not math.isfinite(value):
-            raise HarnessError(f"{where}:{line}: column '{column}' must be a finite number, got {value!r}")
-        scores.append(float(value))
+        try:
+            score = float(value)  # an integer too large for a float (10**400) overflows: refused below too
+        except OverflowError:
+            score = math.inf
+        if not math.isfinite(score):
+            raise HarnessError(f"{where}:{line}: column '{column}' must be a finite number, got "
+                               f"{value if isinstance(value, float) else f'an integer of {len(str(value))} digits'}")
+        scores.append(score)
     return scores
 
 
 def grade(value: Any, where: str, line: int, column: str) -> int:
     """A relevance grade (qrels score, candidate grade): an integer >= 0, where 0 means not relevant. A float
     (0.5), a string or null is refused rather than rounded: truncating 0.5 to 0 would drop a judgement."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise HarnessError(f"{where}:{line}: column '{column}' must be an integer >= 0 (0 = not relevant), "
-                           f"got {type(value).__name__} {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_GRADE:
+        shown = (f"an integer of {len(str(value))} digits" if isinstance(value, int) and abs(value) >= 10**12
+                 else value)
+        raise HarnessError(f"{where}:{line}: column '{column}' must be an integer from 0 to {MAX_GRADE} "
+                           f"(0 = not relevant), got {type(value).__name__} {shown!r}")
     return value
+
+
+# Graded gains are 2**grade - 1 (pytrec_eval, JMTEB): this is far beyond any published grading (0-3), and the
+# gain stays a finite float64 below it (a 401-digit grade overflowed in the nDCG instead of being refused).
+MAX_GRADE = 1000
 
 
 def unique_ids(ids: Iterable[tuple[int, str]], where: str, column: str, what: str) -> None:

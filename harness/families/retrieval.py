@@ -225,13 +225,18 @@ def load_queries(task: TaskSpec, role: str, ctx: Context, drop_empty: bool = Fal
         if isinstance(docs, dict):
             relevant.append({str(k): grade(v, where, line, column) for k, v in docs.items()})
         elif isinstance(docs, list):
+            unique_ids(((line, str(d)) for d in docs), where, column, "document")  # JMTEB's IDCG counts the list
             relevant.append({str(d): 1 for d in docs})
         else:
             raise HarnessError(f"{where}:{line}: column '{column}' must be a list of document ids")
-    ids = [str(row.get(task.column("qid"), n)) for n, row in enumerate(rows)]
-    ids_are_rows = any(task.column("qid") not in row for row in rows)
+    qid = task.column("qid")
+    ids_are_rows = any(qid not in row for row in rows)
+    if ids_are_rows and any(qid in row for row in rows):  # a row position could equal another row's qid
+        line = next(line for line, row in numbered(rows) if qid not in row)
+        raise HarnessError(f"{where}:{line}: column '{qid}' is missing here but present in other rows")
+    ids = [str(row.get(qid, n)) for n, row in enumerate(rows)]
     if not ids_are_rows:
-        _unique_query_ids(rows, task.column("qid"), where)
+        _unique_query_ids(rows, qid, where)
     return Queries(ids, texts, relevant, ids_are_rows=ids_are_rows)
 
 
@@ -426,18 +431,28 @@ def _pools(task: TaskSpec, params: CardParams, ctx: Context, qids: list[str],
     if not params.pool:
         return None
     where = ctx.data.where(task, params.pool)
-    pools = {str(row[task.column("qid")]): row[task.column("docs")]
-             for row in ctx.data.rows(task, params.pool, ("qid", "docs"))}
+    qid_column, docs_column = task.column("qid"), task.column("docs")
+    rows = ctx.data.rows(task, params.pool, ("qid", "docs"))
+    unique_ids(((line, str(row[qid_column])) for line, row in numbered(rows)), where, qid_column, "query")
+    pools = {}
+    for line, row in numbered(rows):
+        docs = row[docs_column]
+        if not isinstance(docs, list):
+            raise HarnessError(f"{where}:{line}: column '{docs_column}' must be a list of document ids")
+        # a document twice in a pool would be ranked twice and counted twice as a hit
+        unique_ids(((line, str(d)) for d in docs), where, docs_column, "document")
+        pools[str(row[qid_column])] = (line, docs)
     position = {doc: i for i, doc in enumerate(corpus.ids)}
     candidates = []
     for qid in qids:
         if qid not in pools:
             raise HarnessError(f"{where}: no candidate pool for query '{qid}'")
-        rows = [position.get(str(d)) for d in pools[qid]]
-        if None in rows:
-            missing = pools[qid][rows.index(None)]
-            raise HarnessError(f"{where}: pool of query '{qid}' names document '{missing}' not in the corpus")
-        candidates.append(rows)
+        line, docs = pools[qid]
+        positions = [position.get(str(d)) for d in docs]
+        if None in positions:
+            missing = docs[positions.index(None)]
+            raise HarnessError(f"{where}:{line}: pool of query '{qid}' names document '{missing}' not in the corpus")
+        candidates.append(positions)
     return candidates
 
 

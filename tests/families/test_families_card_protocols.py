@@ -69,6 +69,21 @@ def test_retrieval_card_pool_and_min_grade(tiny):
     assert full.details["test_scores"]["cosine"]["mrr@10"] == 0.2  # d0, d1, d2, d4, d3: d3 is 5th
 
 
+@pytest.mark.parametrize("pool, message", [
+    ([{"qid": "a", "docs": ["d3", "d4", "d3"]}], "duplicate document id 'd3' in column 'docs'"),  # ranked twice
+    ([{"qid": "a", "docs": ["d3"]}, {"qid": "a", "docs": ["d4"]}], "duplicate query id 'a' in column 'qid'"),
+    ([{"qid": "a", "docs": "d3"}], "column 'docs' must be a list"),
+])
+def test_retrieval_card_pool_refuses_what_would_count_twice(tiny, pool, message):
+    corpus = [{"docid": f"d{i}", "text": f"d{i}"} for i in range(5)]
+    queries = [{"qid": "a", "query": "qa", "relevant_docs": {"d3": 1}}]
+    task = tiny.make("miracl_bad", "retrieval", "Retrieval", {"dev": queries, "corpus": corpus, "pool": pool},
+                     splits={"test": "dev"}, protocols={"card": {"main_metric": "recall@1", "pool": "pool"}})
+    vectors = {"qa": vec(0), **{f"d{i}": vec(10 * i) for i in range(5)}}
+    with pytest.raises(HarnessError, match=message):
+        tiny.run(task, vectors, protocol="card")
+
+
 def test_answer_match_accuracy_by_hand(tiny):
     assert normalize_answer("ＡＢＣ 1２") == "abc12"
     ranked = [["富士山は日本一高い", "エベレスト"], ["ＡＢＣ社", "x"], ["nothing", "here"]]

@@ -154,7 +154,7 @@ def test_candidate_missing_from_corpus_fails(tiny):
      "corpus.jsonl:2: duplicate document id 'd1'"),
     ({"query": "q", "retrieved_docs": ["d1"], "relevance_scores": [1, 0]}, ["d1"],
      "column 'relevance_scores' must be a list of 1 ints"),
-    ({"query": "q", "retrieved_docs": ["d1"], "relevance_scores": [True]}, ["d1"], "integer >= 0"),
+    ({"query": "q", "retrieved_docs": ["d1"], "relevance_scores": [True]}, ["d1"], "integer from 0 to"),
     ({"query": "q", "retrieved_docs": ["d1", "d1"], "relevance_scores": [1, 0]}, ["d1"], "listed twice"),
     ({"query": "q", "retrieved_docs": ["d1"]}, ["d1"], "missing column 'relevance_scores'"),
     ({"query": "q", "retrieved_docs": [], "relevance_scores": []}, ["d1"], "non-empty list"),

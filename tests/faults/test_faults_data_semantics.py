@@ -117,7 +117,7 @@ def test_faults_qrels_score_not_a_grade(tmp_path, tiny_model, capsys, clean, pro
     make_beir(tmp_path / "data", qrels)
     path = tmp_path / "data" / "scifact" / "qrels.jsonl"
     fails_cleanly(capsys, run_args(tmp_path, tiny_model, f"protocol={protocol}", tasks="[scifact]"), f"{path}:4:",
-                  "column 'score'", "integer >= 0", clean=clean)
+                  "column 'score'", "integer from 0 to", clean=clean)
 
 
 def test_faults_qrels_all_zero(tmp_path, tiny_model, capsys, clean):
@@ -151,7 +151,42 @@ def test_faults_duplicate_jmteb_query_id(tmp_path, tiny_model, data_dir, capsys,
 def test_faults_relevance_grade_in_a_mapping(tmp_path, tiny_model, data_dir, capsys, clean):
     path = set_field(data_dir / "jaquad_retrieval" / "test.jsonl", 2, "relevant_docs", {"d2": 0.5})
     fails_cleanly(capsys, run_args(tmp_path, tiny_model, tasks="[jaquad_retrieval]"), f"{path}:3:",
-                  "column 'relevant_docs'", "integer >= 0", clean=clean)
+                  "column 'relevant_docs'", "integer from 0 to", clean=clean)
+
+
+def test_faults_relevant_docs_list_names_a_document_twice(tmp_path, tiny_model, data_dir, capsys, clean):
+    path = set_field(data_dir / "jaquad_retrieval" / "test.jsonl", 2, "relevant_docs", ["d2", "d2"])
+    fails_cleanly(capsys, run_args(tmp_path, tiny_model, tasks="[jaquad_retrieval]"), f"{path}:3:",
+                  "duplicate document id 'd2' in column 'relevant_docs'", clean=clean)
+
+
+def test_faults_query_ids_given_for_some_rows_only(tmp_path, tiny_model, data_dir, capsys, clean):
+    # rows without a qid are numbered by position, which could be another row's qid: merged queries
+    path = data_dir / "jaquad_retrieval" / "test.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    del rows[1]["qid"]
+    write_jsonl(path, rows)
+    fails_cleanly(capsys, run_args(tmp_path, tiny_model, tasks="[jaquad_retrieval]"), f"{path}:2:",
+                  "column 'qid' is missing here but present in other rows", clean=clean)
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"sentence1": "a b", "sentence2": "c d", "label": NaN, "label": 1.0}', "key 'label' appears twice"),
+    ('{"sentence1": "a b", "sentence2": "c d", "label": 1' + "0" * 400 + "}", "must be a finite number"),
+    ('{"sentence1": "a b", "sentence2": "c d", "label": 1' + "0" * 5000 + "}", "not a usable JSON row"),
+])
+def test_faults_json_a_reader_would_resolve_silently(tmp_path, tiny_model, data_dir, capsys, clean, line, message):
+    # json.loads keeps the last of two equal keys (hiding the NaN); a 401-digit integer overflows a float; one
+    # beyond Python's digit limit raises a plain ValueError
+    path = data_dir / "jsts" / "test.jsonl"
+    replace_line(path, 3, line)
+    fails_cleanly(capsys, run_args(tmp_path, tiny_model), f"{path}:4:", message, clean=clean)
+
+
+def test_faults_relevance_grade_too_large(tmp_path, tiny_model, data_dir, capsys, clean):
+    path = set_field(data_dir / "jaquad_retrieval" / "test.jsonl", 2, "relevant_docs", {"d2": 10 ** 400})
+    fails_cleanly(capsys, run_args(tmp_path, tiny_model, tasks="[jaquad_retrieval]"), f"{path}:3:",
+                  "integer from 0 to 1000", "an integer of 401 digits", clean=clean)
 
 
 # --- clustering and classification --------------------------------------------------------------------------

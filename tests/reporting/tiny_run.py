@@ -30,7 +30,8 @@ def make_data(root: Path) -> None:
     docs = [{"docid": f"d{i}", "title": "", "text": f"{CORPUS[i % 10]} {CORPUS[i // 10]}"} for i in range(60)]
     write_jsonl(root / "jaquad_retrieval" / "corpus.jsonl", docs)
     write_jsonl(root / "jaquad_retrieval" / "test.jsonl",
-                [{"qid": f"q{i}", "query": CORPUS[i % 10], "relevant_docs": [f"d{i}", f"d{(i * 7) % 60}"]}
+                [{"qid": f"q{i}", "query": CORPUS[i % 10], "relevant_docs":
+                  list(dict.fromkeys([f"d{i}", f"d{(i * 7) % 60}"]))}  # q0: d0 once
                  for i in range(20)])
     write_jsonl(root / "aio3" / "corpus.jsonl", docs)
     write_jsonl(root / "aio3" / "dev.jsonl",
