@@ -67,20 +67,21 @@ class Gaps:
 
 
 def reference_tasks(scores: Scores, names: list[str], runs: list[str],
-                    categories) -> dict[str, dict[str, str | None]]:
+                    categories) -> dict[str, dict[str, str]]:
     """category -> {the card's dataset: the card's metric}: the datasets of the first published row having the
     category, each with that row's main metric, which a run's cell must show too (a run whose main metric is
     another, e.g. under another protocol, gets "—" and a warning, never its own metric under the card's name).
-    When every row is a run: the first row's datasets, each once however many protocols scored it, metric None
-    (each run's main metric)."""
+    When every row is a run: the first row's datasets, each once however many protocols scored it, in that
+    run's main metrics, which the other runs' cells show too (or "—": a mteb run's cosine_spearman is not a
+    jmteb run's spearman, and the column is named after one metric)."""
     published = [n for n in names if n not in runs]
     out: dict[str, dict[str, str | None]] = {}
     for category in categories:
         having = [n for n in published or names if category in scores[n]]
         if having:
             tasks = scores[having[0]][category]
-            out[category] = ({task: main_value(metrics)[0] for task, metrics in tasks.items()} if published
-                             else dict.fromkeys(datasets_once(list(tasks))))
+            keys = list(tasks) if published else datasets_once(list(tasks))
+            out[category] = {task: main_value(tasks[task])[0] for task in keys}
     return out
 
 

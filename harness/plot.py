@@ -38,9 +38,6 @@ class Series:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # task -> 95 % interval (runs)
     tolerances: dict[str, float] = field(default_factory=dict)              # task -> tolerance (published)
 
-    def main(self, category: str, task: str) -> float:
-        return main_value(self.scores[category][task])[1]
-
 
 def series(sources: list[Path], published: list[Path], models: list[str] | None) -> dict[str, Series]:
     """Label -> series: runs ("reproduced") first, then published models.
@@ -79,12 +76,19 @@ def categories_of(data: dict[str, Series]) -> list[str]:
     return [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
 
 
+def panel_metric(having: list[Series], category: str, task: str) -> str:
+    """The metric a dataset is drawn in: the first published series' main metric (as the leaderboard and the
+    report name the card's), else the first series'; a series without it is left out of that dataset."""
+    first = next((s for s in having if s.kind == "published"), having[0])
+    return main_value(first.scores[category][task])[0]
+
+
 def category_figure(data: dict[str, Series], category: str):
     tasks = list(dict.fromkeys(t for s in data.values() for t in s.scores.get(category, {})))
     panels = []
     for task in tasks:
         having = [s for s in data.values() if task in s.scores.get(category, {})]
-        metric = main_value(having[0].scores[category][task])[0]
+        metric = panel_metric(having, category, task)
         other = [s.label for s in having if metric not in s.scores[category][task]]
         if other:  # never another metric's value under this panel's name
             print(f"warning: {category} figure: {', '.join(other)} have no {metric} for {task}; not drawn there",
@@ -100,12 +104,23 @@ def category_figure(data: dict[str, Series], category: str):
 def summary_figure(data: dict[str, Series]):
     panels, uneven = [], []
     for category in categories_of(data):
-        having = [s for s in data.values() if category in s.scores]
+        with_category = [s for s in data.values() if category in s.scores]
+        metric = {t: panel_metric([s for s in with_category if t in s.scores[category]], category, t)
+                  for s in with_category for t in s.scores[category]}
+        # a series whose main metric differs on any dataset (a mteb run's cosine_spearman beside JMTEB's
+        # spearman) has no comparable mean: left out, with a warning
+        having = [s for s in with_category if all(metric[t] in s.scores[category][t] for t in s.scores[category])]
+        if len(having) < len(with_category):
+            print(f"warning: summary figure: {', '.join(s.label for s in with_category if s not in having)} have "
+                  f"not every {category} dataset in the metric drawn; not drawn there", file=sys.stderr)
+        if not having:
+            continue
         covered = {s.label: datasets_once(s.scores[category]) for s in having}
         differ = len({tuple(sorted(c)) for c in covered.values()}) > 1
         if differ:
             uneven.append(category)
-        dots = [Dot(s.label, s.kind, sum(s.main(category, t) for t in covered[s.label]) / len(covered[s.label]),
+        dots = [Dot(s.label, s.kind, sum(s.scores[category][t][metric[t]] for t in covered[s.label])
+                    / len(covered[s.label]),
                     note=_datasets(len(covered[s.label])) if differ else "") for s in having]
         panels.append(Panel(category, dots))
     note = (f"Category means over different datasets (not comparable as they stand): {', '.join(uneven)}; the "

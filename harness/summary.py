@@ -89,7 +89,8 @@ def load_json(path: Path) -> tuple[Path, dict[str, Any]]:
 
 
 def parse_summary(data: Any, where: str) -> Summary:
-    """A summary's task entries, checked: every metric a number; "_" keys skipped."""
+    """A summary's task entries, checked: every metric a finite number (a NaN would be printed as a score);
+    "_" keys skipped."""
     if not isinstance(data, dict):
         raise HarnessError(f"{where}: expected {{Category: {{task: {{metric: value}}}}}}")
     out: Summary = {}
@@ -102,8 +103,9 @@ def parse_summary(data: Any, where: str) -> Summary:
             if not isinstance(metrics, dict) or not metrics:
                 raise HarnessError(f"{where}: field '{category}.{task}' must map metric names to values")
             for metric, value in metrics.items():
-                if not _is_number(value):
-                    raise HarnessError(f"{where}: field '{category}.{task}.{metric}' must be a number")
+                if not _is_number(value) or not math.isfinite(value):
+                    raise HarnessError(f"{where}: field '{category}.{task}.{metric}' must be a finite number, "
+                                       f"got {value!r}")
             out.setdefault(category, {})[task] = {m: float(v) for m, v in metrics.items()}
     return out
 

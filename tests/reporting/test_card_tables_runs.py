@@ -5,6 +5,7 @@ HARNESS_REGENERATE_GOLDEN=1 and review the diff)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -96,3 +97,26 @@ def test_a_runs_cell_shows_the_cards_metric_or_a_gap():
     assert category_values(scores, "mteb run", reference, gaps, is_run=True) == {"STS": [None]}
     assert category_values(scores, "jmteb run", reference, gaps, is_run=True) == {"STS": [0.65]}
     assert gaps.lines == ["t: row 'mteb run' has no result for jsts (spearman); shown as —"]
+
+
+def test_runs_only_the_first_runs_metric_names_the_column_and_the_others_show_it_or_a_gap(tmp_path, capsys):
+    """Without a published row the column is still named after one metric (the first run's): a second run scored
+    under another protocol (cosine_spearman) or with another main metric (accuracy) shows "—" and a warning,
+    never its own number under the first run's metric name."""
+    from harness.card_tables import reference_tasks
+    from harness.cli import main
+
+    scores = {"a": {"STS": {"jsts": {"spearman": 0.8}},
+                    "Classification": {"amazon_review_classification": {"macro_f1": 0.5, "accuracy": 0.55}}},
+              "b": {"STS": {"jsts": {"cosine_spearman": 0.7}},
+                    "Classification": {"amazon_review_classification": {"accuracy": 0.6}}}}
+    assert reference_tasks(scores, ["a", "b"], ["a", "b"], ["STS", "Classification"]) == {
+        "STS": {"jsts": "spearman"}, "Classification": {"amazon_review_classification": "macro_f1"}}
+    for name, summary in scores.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    assert main(["leaderboard", str(tmp_path / "a"), str(tmp_path / "b"), "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    cells = {tuple(line.split(",")[:3]): line.split(",")[3] for line in captured.out.splitlines()[1:]}
+    assert not any(value in ("70.00", "0.7", "60.00", "0.6") for (_, row, _), value in cells.items() if row == "b")
+    assert "row 'b' has no result for jsts (spearman)" in captured.err

@@ -137,7 +137,10 @@ def test_bad_specs_and_sources_fail_with_one_line(tmp_path, capsys):
         load_spec("nope")
     broken = tmp_path / "summary.json"
     broken.write_text(json.dumps({"STS": {"jsts": {"spearman": "high"}}}))
-    with pytest.raises(HarnessError, match=r"STS.jsts.spearman' must be a number"):
+    with pytest.raises(HarnessError, match=r"STS.jsts.spearman' must be a finite number"):
+        load_scores([broken])
+    broken.write_text('{"STS": {"jsts": {"spearman": NaN}}}')  # json.loads reads it; a table would print nan
+    with pytest.raises(HarnessError, match=r"STS.jsts.spearman' must be a finite number, got nan"):
         load_scores([broken])
     assert main(["leaderboard", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.count("\n") == 1

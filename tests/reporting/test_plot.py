@@ -127,3 +127,22 @@ def test_sixty_series_stay_one_row_each(tmp_path):
     assert len(_labels(ax)) == len(data) == len(set(_labels(ax)))
     assert fig.get_figheight() >= 0.2 * len(data)  # a row's height per series, not squeezed
     plt.close(fig)
+
+
+def test_panels_draw_the_published_metric_and_leave_out_a_series_without_it(capsys):
+    """A run scored under MTEB (main metric cosine_spearman, also holding spearman) beside the card's spearman:
+    the panel is spearman and the run's spearman is drawn; a run with only cosine_spearman is left out of the
+    dataset panel and of the category mean, with a warning, never drawn as if it were spearman."""
+    from harness.plot import Series
+
+    data = {"run": Series("run", "reproduced", "m", {"STS": {"jsts": {"cosine_spearman": 0.70, "spearman": 0.71}}}),
+            "other": Series("other", "reproduced", "m", {"STS": {"jsts": {"cosine_spearman": 0.60}}}),
+            "card": Series("card", "published", "m", {"STS": {"jsts": {"spearman": 0.80}}})}
+    for figure in (category_figure(data, "STS"), summary_figure(data)):
+        (ax,) = [a for a in figure.axes if a.get_visible()]
+        assert ax.get_title() in ("jsts (spearman)", "STS")
+        assert set(_labels(ax)) == {"run", "card"}
+        xs = sorted(round(x, 4) for line in ax.lines for x in line.get_xdata())
+        assert 71.0 in xs and 80.0 in xs and 70.0 not in xs and 60.0 not in xs
+        plt.close(figure)
+    assert "other" in capsys.readouterr().err
