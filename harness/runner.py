@@ -82,6 +82,11 @@ def run(plan: RunPlan, encoder: Encoder | None = None, data: DataSource | None =
     # (harness.preflight): the directories it writes, the model files, every task's data.
     if plan.output_dir is not None:
         _check_output_dir(plan.output_dir, plan)
+    else:  # the default directory is named by the run identity (the weights' hash, known later): its parent
+        from harness import paths
+
+        runs = paths.RUNS_DIR / plan.encoder.name / plan.suite
+        check_writable_dir(runs, "output_dir", runs)
     if plan.cache_dir is not None:
         check_writable_dir(plan.cache_dir, "cache_dir")
     data = data if data is not None else DataSource(plan.data_dir)
@@ -150,7 +155,7 @@ class _Set:
     results: dict[str, TaskResult] = field(default_factory=dict)  # planned tasks, in plan order
 
 
-def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> list[TaskResult]:
+def _run(plan: RunPlan, encoder: Encoder, data: DataSource) -> list[TaskResult]:
     index = WeightsIndex(plan.cache_dir)
     weights = model_weights(plan.encoder, index)  # once per run: keys the cache, names the run
     identity = run_identity(plan, weights)
@@ -166,7 +171,6 @@ def _run(plan: RunPlan, encoder: Encoder, data: DataSource | None = None) -> lis
     encoder = memo or encoder
     sets = [_Set("", identity)] + [_Set(f"dim{d}", run_identity(plan, weights, d)) for d in dims]
     own = own_prompts_once(encoder)
-    data = data if data is not None else DataSource(plan.data_dir)
     started = datetime.now(timezone.utc)
     timings: dict[str, float] = {}
     kept: list[str] = []

@@ -81,3 +81,16 @@ def test_faults_list_form_auto_map(tmp_path, tiny_model, data_dir, capsys, clean
     (model / "config.json").write_text(json.dumps({**config, "auto_map": ["modeling_custom.CustomModel"]}))
     fails_cleanly(capsys, run_args(tmp_path, model), str(model / "config.json"), "auto_map",
                   "modeling_custom.CustomModel", "trust_remote_code: false", clean=clean)
+
+
+def test_faults_default_output_dir_cannot_be_created_before_the_model_loads(tmp_path, tiny_model, data_dir, capsys,
+                                                                          clean, monkeypatch):
+    # output_dir null: the run writes under results/runs/<model>/<suite>/<identity>, probed before the model loads
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where the runs directory would go")
+    monkeypatch.setattr("harness.paths.RUNS_DIR", blocker / "runs")
+    loaded = []
+    monkeypatch.setattr("harness.runner.build_encoder", lambda config: loaded.append(config))
+    argv = [a for a in run_args(tmp_path, tiny_model) if not a.startswith("output_dir=")]
+    fails_cleanly(capsys, argv, "field 'output_dir'", "cannot be created", "is not a directory", clean=clean)
+    assert loaded == []
