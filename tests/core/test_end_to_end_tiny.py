@@ -29,7 +29,8 @@ def _make_data(root):
     write_jsonl(root / "jsts" / "train.jsonl", _sts_rows(rng, 40))
     write_jsonl(root / "jsts" / "test.jsonl", _sts_rows(rng, 30))
     docs = [{"docid": f"d{i}", "title": "", "text": f"{CORPUS[i % 10]} {CORPUS[i // 10]}"} for i in range(60)]
-    queries = [{"qid": f"q{i}", "query": CORPUS[i % 10], "relevant_docs": [f"d{i}", f"d{(i * 7) % 60}"]}
+    queries = [{"qid": f"q{i}", "query": CORPUS[i % 10], "relevant_docs":
+                list(dict.fromkeys([f"d{i}", f"d{(i * 7) % 60}"]))}  # q0: d0 once (a repeat is refused)
                for i in range(20)]
     write_jsonl(root / "jaquad_retrieval" / "corpus.jsonl", docs)
     write_jsonl(root / "jaquad_retrieval" / "test.jsonl", queries)
